@@ -27,6 +27,11 @@ var (
 	// mismatch, an entry that does not decode, a gap in the indexes. A node
 	// whose store is corrupt must refuse to serve.
 	ErrCorrupt = errors.New("logstore: corrupt")
+	// ErrNonContiguous is returned by StoreEntries when the batch would
+	// leave a gap: its first index is past LastIndex+1, its indexes are not
+	// consecutive, or it holds index 0. Nothing is written. It points at a
+	// bug in the caller, not at the storage.
+	ErrNonContiguous = errors.New("logstore: entries not contiguous")
 )
 
 // LogStore holds a contiguous run of log entries [FirstIndex, LastIndex].
@@ -40,11 +45,16 @@ type LogStore interface {
 	// Entries returns the entries with indexes in [lo, hi), stopping early
 	// (but always returning at least one entry) once their total Size
 	// exceeds maxBytes; maxBytes 0 means no limit. It returns ErrCompacted
-	// if lo < FirstIndex and ErrUnavailable if hi > LastIndex+1.
+	// if lo < FirstIndex and ErrUnavailable if hi > LastIndex+1 (so, on an
+	// empty store, for any non-empty range). lo == hi returns no entries and
+	// no error; lo > hi is an error. The returned slice is the caller's.
 	Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error)
 	// StoreEntries durably appends entries, which must have consecutive
-	// indexes starting at most at LastIndex+1. Any stored entries at or
-	// after entries[0].Index are replaced. When it returns nil the entries
+	// indexes starting at most at LastIndex+1 (any index >= 1 when the store
+	// is empty) and not below FirstIndex (ErrCompacted otherwise); a batch
+	// breaking these rules returns ErrNonContiguous and writes nothing. An
+	// empty batch is a no-op. Any stored entries at or after
+	// entries[0].Index are replaced. When it returns nil the entries
 	// survive a crash; when it returns an error the store holds either the
 	// old entries or the new ones, never a mix that breaks contiguity.
 	StoreEntries(entries []wire.Entry) error

@@ -1,0 +1,421 @@
+// Package boltdb is the durable logstore.Store, kept in one bolt database
+// file through github.com/hashicorp/raft-boltdb/v2.
+//
+// Every entry is stored as a raft.Log record whose Index and Term are the
+// entry's, and whose Data is the rest of the entry (msgpack) followed by a
+// CRC-32C of the whole record, so that a flipped bit is reported as
+// logstore.ErrCorrupt instead of being handed to the FSM. Each StoreEntries
+// call is one bolt transaction, hence one fsync, whatever its size; a batch
+// that replaces a suffix overwrites the stale tail with tombstones in that
+// same transaction, so a crash leaves the old log or the new one.
+package boltdb
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/mandate-raft/mandate/logstore"
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// FileName is the name of the database file inside the store's directory.
+const FileName = "log.db"
+
+// hardStateKey is the stable-store key of the HardState, saved as one
+// value so that one Set is one fsync.
+var hardStateKey = []byte("mandate-hard-state")
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("logstore/boltdb: database is locked by another process")
+
+// Options tune a Store. The zero value is the safe default.
+type Options struct {
+	// Logger receives warnings (a failed clean-up, a dropped torn tail).
+	// Default: no logging.
+	Logger hclog.Logger
+	// LockTimeout is how long Open waits for another process to release
+	// the database file before it fails with ErrLocked. Default: 1s.
+	LockTimeout time.Duration
+	// UnsafeNoSync skips fsync: a crash may lose or tear any write. For
+	// benchmarks and throwaway tests only.
+	UnsafeNoSync bool
+}
+
+// Store is a logstore.Store in a bolt file. It is safe for concurrent use:
+// readers do not wait for an append's fsync, only for writes that change
+// entries they might be reading (a suffix replacement, a compaction).
+type Store struct {
+	db     *raftboltdb.BoltStore
+	path   string
+	logger hclog.Logger
+
+	// writeMu serializes writers and guards enc.
+	writeMu sync.Mutex
+	enc     *encoder
+
+	// viewMu is held shared by Entries and exclusively by writes that
+	// change or remove stored entries, so a read never mixes two logs.
+	viewMu sync.RWMutex
+
+	// boundsMu guards first and last, the cached bounds of the log.
+	// Invariant: first == 0 iff last == 0; otherwise first <= last and
+	// every index in [first, last] holds an entry record.
+	boundsMu    sync.Mutex
+	first, last uint64
+
+	closed atomic.Bool
+}
+
+var _ logstore.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir. Errors name the file
+// and the cause; a file that is not a bolt database, is truncated, or
+// holds a log with a hole wraps logstore.ErrCorrupt.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("logstore/boltdb: create data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
+	if err := preflight(path); err != nil {
+		return nil, err
+	}
+	db, err := raftboltdb.New(raftboltdb.Options{
+		Path:        path,
+		BoltOptions: &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType},
+		NoSync:      opts.UnsafeNoSync,
+	})
+	switch {
+	case errors.Is(err, bbolt.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrChecksum), errors.Is(err, bbolt.ErrVersionMismatch):
+		return nil, fmt.Errorf("%w: open %s: %v", logstore.ErrCorrupt, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("logstore/boltdb: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, logger: opts.Logger.Named("logstore"), enc: newEncoder()}
+	if created && !opts.UnsafeNoSync {
+		// Bolt fsyncs the file it creates but not the directory entry.
+		if err := syncDir(dir); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	if err := s.loadBounds(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadBounds reads the log's bounds, dropping tombstones left at either
+// end by a clean-up that a crash interrupted.
+func (s *Store) loadBounds() error {
+	first, err := s.db.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("logstore/boltdb: %s: read first index: %w", s.path, err)
+	}
+	last, err := s.db.LastIndex()
+	if err != nil {
+		return fmt.Errorf("logstore/boltdb: %s: read last index: %w", s.path, err)
+	}
+	tail := last
+	for ; tail >= first && tail > 0; tail-- {
+		if live, err := s.isEntry(tail); err != nil {
+			return err
+		} else if live {
+			break
+		}
+	}
+	if tail < last {
+		s.logger.Warn("dropping tombstones after the last entry", "path", s.path, "from", tail+1, "to", last)
+		if err := s.db.DeleteRange(tail+1, last); err != nil {
+			return fmt.Errorf("logstore/boltdb: %s: drop tombstones: %w", s.path, err)
+		}
+	}
+	if tail < first || tail == 0 {
+		if last != 0 {
+			if err := s.db.DeleteRange(0, math.MaxUint64); err != nil {
+				return fmt.Errorf("logstore/boltdb: %s: drop tombstones: %w", s.path, err)
+			}
+		}
+		return nil
+	}
+	head := first
+	for ; head < tail; head++ {
+		if live, err := s.isEntry(head); err != nil {
+			return err
+		} else if live {
+			break
+		}
+	}
+	if head > first {
+		s.logger.Warn("dropping tombstones before the first entry", "path", s.path, "from", first, "to", head-1)
+		if err := s.db.DeleteRange(first, head-1); err != nil {
+			return fmt.Errorf("logstore/boltdb: %s: drop tombstones: %w", s.path, err)
+		}
+	}
+	s.first, s.last = head, tail
+	return nil
+}
+
+// isEntry reports whether index holds a live entry (false for a tombstone).
+func (s *Store) isEntry(index uint64) (bool, error) {
+	var l raft.Log
+	if err := s.db.GetLog(index, &l); err != nil {
+		return false, s.readErr(index, err)
+	}
+	_, ok, err := decodeRecord(index, &l)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return ok, nil
+}
+
+// readErr explains a failed GetLog of an index inside the cached bounds.
+func (s *Store) readErr(index uint64, err error) error {
+	if errors.Is(err, raft.ErrLogNotFound) {
+		return fmt.Errorf("%w: %s: entry %d is missing from the log", logstore.ErrCorrupt, s.path, index)
+	}
+	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		return logstore.ErrClosed
+	}
+	return fmt.Errorf("%w: %s: entry %d: %v", logstore.ErrCorrupt, s.path, index, err)
+}
+
+func (s *Store) bounds() (first, last uint64) {
+	s.boundsMu.Lock()
+	defer s.boundsMu.Unlock()
+	return s.first, s.last
+}
+
+func (s *Store) setBounds(first, last uint64) {
+	s.boundsMu.Lock()
+	defer s.boundsMu.Unlock()
+	s.first, s.last = first, last
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// FirstIndex returns the index of the first entry, or 0 if there is none.
+func (s *Store) FirstIndex() (uint64, error) {
+	if s.closed.Load() {
+		return 0, logstore.ErrClosed
+	}
+	first, _ := s.bounds()
+	return first, nil
+}
+
+// LastIndex returns the index of the last entry, or 0 if there is none.
+func (s *Store) LastIndex() (uint64, error) {
+	if s.closed.Load() {
+		return 0, logstore.ErrClosed
+	}
+	_, last := s.bounds()
+	return last, nil
+}
+
+// Entries returns the entries in [lo, hi) as logstore.LogStore describes.
+// A record that fails its checksum or does not decode is an error wrapping
+// logstore.ErrCorrupt that names its index.
+func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
+	s.viewMu.RLock()
+	defer s.viewMu.RUnlock()
+	if s.closed.Load() {
+		return nil, logstore.ErrClosed
+	}
+	if lo > hi {
+		return nil, fmt.Errorf("logstore/boltdb: invalid range [%d, %d)", lo, hi)
+	}
+	if lo == hi {
+		return nil, nil
+	}
+	first, last := s.bounds()
+	if last == 0 || hi > last+1 {
+		return nil, fmt.Errorf("%w: [%d, %d) requested, last index %d", logstore.ErrUnavailable, lo, hi, last)
+	}
+	if lo < first {
+		return nil, fmt.Errorf("%w: index %d requested, first index %d", logstore.ErrCompacted, lo, first)
+	}
+	out := make([]wire.Entry, 0, min(hi-lo, 1024))
+	var size uint64
+	for idx := lo; idx < hi; idx++ {
+		var l raft.Log
+		if err := s.db.GetLog(idx, &l); err != nil {
+			return nil, s.readErr(idx, err)
+		}
+		ent, ok, err := decodeRecord(idx, &l)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.path, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: entry %d is a tombstone inside the log", logstore.ErrCorrupt, s.path, idx)
+		}
+		size += ent.Size()
+		if maxBytes > 0 && len(out) > 0 && size > maxBytes {
+			break
+		}
+		out = append(out, ent)
+	}
+	return out, nil
+}
+
+// StoreEntries writes entries in one bolt transaction (one fsync).
+func (s *Store) StoreEntries(entries []wire.Entry) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed.Load() {
+		return logstore.ErrClosed
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	first, last := s.bounds()
+	if err := logstore.CheckAppend(entries, first, last); err != nil {
+		return err
+	}
+	start, end := entries[0].Index, entries[len(entries)-1].Index
+	replacing := last != 0 && start <= last
+	var tombFrom, tombTo uint64
+	if replacing && end < last {
+		tombFrom, tombTo = end+1, last
+	}
+	logs, err := s.enc.records(entries, tombFrom, tombTo)
+	if err != nil {
+		return err
+	}
+	if replacing {
+		// Readers must not see part of the old suffix and part of the new.
+		s.viewMu.Lock()
+		defer s.viewMu.Unlock()
+	}
+	if err := s.db.StoreLogs(logs); err != nil {
+		return fmt.Errorf("logstore/boltdb: %s: store entries [%d, %d]: %w", s.path, start, end, err)
+	}
+	if first == 0 {
+		first = start
+	}
+	s.setBounds(first, end)
+	if tombFrom != 0 {
+		// The log is already right; this only reclaims space. If it fails
+		// the tombstones stay until the next Open drops them.
+		if err := s.db.DeleteRange(tombFrom, tombTo); err != nil {
+			s.logger.Warn("failed to delete replaced entries", "path", s.path, "from", tombFrom, "to", tombTo, "error", err)
+		}
+	}
+	return nil
+}
+
+// DeleteBefore removes every entry below index in one transaction.
+func (s *Store) DeleteBefore(index uint64) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed.Load() {
+		return logstore.ErrClosed
+	}
+	first, last := s.bounds()
+	if last == 0 || index <= first {
+		return nil
+	}
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	if index > last {
+		// Everything goes, including any tombstones past the end.
+		if err := s.db.DeleteRange(0, math.MaxUint64); err != nil {
+			return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
+		}
+		s.setBounds(0, 0)
+		return nil
+	}
+	if err := s.db.DeleteRange(0, index-1); err != nil {
+		return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
+	}
+	s.setBounds(index, last)
+	return nil
+}
+
+// HardState returns the last HardState saved, and false if none was.
+func (s *Store) HardState() (wire.HardState, bool, error) {
+	if s.closed.Load() {
+		return wire.HardState{}, false, logstore.ErrClosed
+	}
+	b, err := s.db.Get(hardStateKey)
+	if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		return wire.HardState{}, false, nil
+	}
+	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		return wire.HardState{}, false, logstore.ErrClosed
+	}
+	if err != nil {
+		return wire.HardState{}, false, fmt.Errorf("logstore/boltdb: %s: read hard state: %w", s.path, err)
+	}
+	hs, err := decodeHardState(b)
+	if err != nil {
+		return wire.HardState{}, false, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return hs, true, nil
+}
+
+// SetHardState durably replaces the saved HardState with one write.
+func (s *Store) SetHardState(hs wire.HardState) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed.Load() {
+		return logstore.ErrClosed
+	}
+	b, err := encodeHardState(hs)
+	if err != nil {
+		return err
+	}
+	if err := s.db.Set(hardStateKey, b); err != nil {
+		return fmt.Errorf("logstore/boltdb: %s: save hard state: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close closes the database file; every later call returns
+// logstore.ErrClosed.
+func (s *Store) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	if s.closed.Swap(true) {
+		return logstore.ErrClosed
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("logstore/boltdb: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("logstore/boltdb: sync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("logstore/boltdb: sync directory %s: %w", dir, err)
+	}
+	return nil
+}

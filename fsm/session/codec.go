@@ -36,6 +36,13 @@ type ResultError struct {
 	sentinel error
 }
 
+// NewResultError returns the decoded form of a remembered error: message
+// msg, wrapping sentinel (which may be nil) under the stable code. It is
+// for ResultCodec implementations outside this package.
+func NewResultError(code, msg string, sentinel error) *ResultError {
+	return &ResultError{Code: code, Msg: msg, sentinel: sentinel}
+}
+
 // Error returns the original error's message.
 func (e *ResultError) Error() string { return e.Msg }
 

@@ -54,6 +54,11 @@ var (
 	// ErrUnknownPeer is returned by StepPeer for a message whose sender is
 	// neither a member nor a plausible new leader.
 	ErrUnknownPeer = errors.New("raft: message from unknown peer")
+	// ErrInvalidMessage is returned by Step and StepPeer for a message
+	// that is malformed (unknown type, entries that are not a consecutive
+	// run, a MsgSnap without snapshot, addressed to another node). It was
+	// not processed.
+	ErrInvalidMessage = errors.New("raft: invalid message")
 )
 
 // StateType is a node's role.
@@ -280,10 +285,10 @@ type ConfChangeOp uint8
 // The membership changes. Each changes the voter set by at most one server,
 // so consecutive configurations always share a quorum.
 const (
-	AddLearner     ConfChangeOp = iota // add a non-voting member
-	AddVoter                           // add a voting member (or promote a learner)
-	DemoteVoter                        // turn a voter into a learner
-	RemoveServer                       // remove a member of either role
+	AddLearner   ConfChangeOp = iota // add a non-voting member
+	AddVoter                         // add a voting member (or promote a learner)
+	DemoteVoter                      // turn a voter into a learner
+	RemoveServer                     // remove a member of either role
 )
 
 // ConfChange asks the leader to change the configuration by one server.

@@ -1,0 +1,308 @@
+package core
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// testNode is one RawNode with its durable state and what it applied.
+type testNode struct {
+	id      wire.NodeID
+	rn      *RawNode
+	store   *memStorage
+	hs      wire.HardState
+	applied []wire.Entry
+	reads   []ReadState
+	// stallDisk keeps Entries handed out but never written or acked.
+	stallDisk bool
+}
+
+// network routes Readys between test nodes: it persists Entries and
+// HardState at once, then sends DurableMessages and steps the
+// MsgStorageAppendResp, as a runtime with an instant disk would.
+type network struct {
+	t     *testing.T
+	nodes map[wire.NodeID]*testNode
+	ids   []wire.NodeID
+	// cut drops messages from -> to.
+	cut map[[2]wire.NodeID]bool
+	// drop, when set, may drop a message (return true).
+	drop func(m wire.Message) bool
+	// inbox holds sent, undelivered messages in order.
+	inbox []wire.Message
+	// sent records every message sent, for assertions.
+	sent []wire.Message
+}
+
+func voters(ids ...wire.NodeID) wire.Configuration {
+	var c wire.Configuration
+	for _, id := range ids {
+		c.Servers = append(c.Servers, wire.Server{ID: id, Address: string(id) + ":1", Role: wire.Voter})
+	}
+	return c
+}
+
+func ids(n int) []wire.NodeID {
+	out := make([]wire.NodeID, n)
+	for i := range out {
+		out[i] = wire.NodeID(fmt.Sprintf("n%d", i+1))
+	}
+	return out
+}
+
+// testConfig is the default config of the tests' nodes.
+func testConfig(id wire.NodeID, s Storage) Config {
+	return Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: s, Seed: 1,
+		MaxInflightMsgs: 256}
+}
+
+// newNetwork bootstraps a cluster of the given voters, each configured by
+// opt (may be nil).
+func newNetwork(t *testing.T, members []wire.NodeID, opt func(*Config)) *network {
+	t.Helper()
+	nw := &network{t: t, nodes: map[wire.NodeID]*testNode{}, cut: map[[2]wire.NodeID]bool{}}
+	boot, err := Bootstrap(voters(members...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range members {
+		st := newMemStorageWith(boot)
+		nw.add(id, st, wire.HardState{Term: 1}, opt)
+	}
+	return nw
+}
+
+// add creates a node over st with hard state hs.
+func (nw *network) add(id wire.NodeID, st *memStorage, hs wire.HardState, opt func(*Config)) *testNode {
+	nw.t.Helper()
+	c := testConfig(id, st)
+	c.HardState = hs
+	c.Applied = st.snap.Index
+	if opt != nil {
+		opt(&c)
+	}
+	rn, err := NewRawNode(c)
+	if err != nil {
+		nw.t.Fatalf("NewRawNode(%s): %v", id, err)
+	}
+	n := &testNode{id: id, rn: rn, store: st, hs: hs}
+	nw.nodes[id] = n
+	if !slices.Contains(nw.ids, id) {
+		nw.ids = append(nw.ids, id)
+		slices.Sort(nw.ids)
+	}
+	return n
+}
+
+// restart recreates a node from what it persisted.
+func (nw *network) restart(id wire.NodeID, opt func(*Config)) *testNode {
+	old := nw.nodes[id]
+	n := nw.add(id, old.store, old.hs, opt)
+	return n
+}
+
+func (nw *network) node(id wire.NodeID) *testNode { return nw.nodes[id] }
+
+// handle processes one node's Ready, if any. It reports whether there
+// was one.
+func (nw *network) handle(n *testNode) bool {
+	if !n.rn.HasReady() {
+		return false
+	}
+	rd := n.rn.Ready()
+	nw.send(rd.Messages...)
+	if n.stallDisk {
+		if len(rd.DurableMessages) > 0 || rd.Snapshot != nil || len(rd.CommittedEntries) > 0 {
+			// Harness keeps it simple: a stalled node only ever leads.
+			nw.t.Fatalf("%s: stalled disk with durable work", n.id)
+		}
+		return true
+	}
+	if rd.Snapshot != nil {
+		n.store.installSnapshot(*rd.Snapshot)
+	}
+	n.store.write(rd.Entries)
+	if !rd.HardState.IsEmpty() {
+		n.hs = rd.HardState
+	}
+	nw.send(rd.DurableMessages...)
+	if rd.Snapshot != nil {
+		if err := n.rn.Step(wire.Message{Type: wire.MsgStorageSnapResp, Snapshot: rd.Snapshot}); err != nil {
+			nw.t.Fatal(err)
+		}
+		n.applied = nil // the FSM restarts from the snapshot
+	}
+	if k := len(rd.Entries); k > 0 {
+		last := rd.Entries[k-1]
+		if err := n.rn.Step(wire.Message{Type: wire.MsgStorageAppendResp, Index: last.Index, LogTerm: last.Term}); err != nil {
+			nw.t.Fatal(err)
+		}
+	}
+	for _, e := range rd.CommittedEntries {
+		if k := len(n.applied); k > 0 && n.applied[k-1].Index+1 != e.Index {
+			nw.t.Fatalf("%s applied %d after %d", n.id, e.Index, n.applied[k-1].Index)
+		}
+		n.applied = append(n.applied, e)
+	}
+	n.reads = append(n.reads, rd.ReadStates...)
+	return true
+}
+
+func (nw *network) send(msgs ...wire.Message) {
+	nw.sent = append(nw.sent, msgs...)
+	nw.inbox = append(nw.inbox, msgs...)
+}
+
+// stabilize processes Readys and delivers messages until nothing moves.
+func (nw *network) stabilize() {
+	nw.t.Helper()
+	for i := 0; ; i++ {
+		if i > 100000 {
+			nw.t.Fatal("network does not stabilize")
+		}
+		moved := false
+		for _, id := range nw.ids {
+			if nw.handle(nw.nodes[id]) {
+				moved = true
+			}
+		}
+		if len(nw.inbox) > 0 {
+			moved = true
+			msgs := nw.inbox
+			nw.inbox = nil
+			for _, m := range msgs {
+				nw.deliver(m)
+			}
+		}
+		if !moved {
+			return
+		}
+	}
+}
+
+func (nw *network) deliver(m wire.Message) {
+	to := nw.nodes[m.To]
+	if to == nil || nw.cut[[2]wire.NodeID{m.From, m.To}] || (nw.drop != nil && nw.drop(m)) {
+		return
+	}
+	err := to.rn.StepPeer(m)
+	if m.Type == wire.MsgSnap {
+		// The transport streamed the data; report how it went.
+		nw.nodes[m.From].rn.ReportSnapshot(m.To, err == nil)
+	}
+}
+
+// isolate cuts every link to and from id.
+func (nw *network) isolate(id wire.NodeID) {
+	for _, o := range nw.ids {
+		if o != id {
+			nw.cut[[2]wire.NodeID{id, o}] = true
+			nw.cut[[2]wire.NodeID{o, id}] = true
+		}
+	}
+}
+
+// heal restores every link.
+func (nw *network) heal() { clear(nw.cut) }
+
+// tick ticks every node once, then stabilizes.
+func (nw *network) tick() {
+	for _, id := range nw.ids {
+		nw.nodes[id].rn.Tick()
+	}
+	nw.stabilize()
+}
+
+// tickUntil ticks until cond holds, failing after max ticks.
+func (nw *network) tickUntil(max int, cond func() bool) {
+	nw.t.Helper()
+	for i := 0; i < max; i++ {
+		if cond() {
+			return
+		}
+		nw.tick()
+	}
+	if !cond() {
+		nw.t.Fatalf("condition not reached within %d ticks", max)
+	}
+}
+
+// campaign makes id campaign and stabilizes.
+func (nw *network) campaign(id wire.NodeID) {
+	nw.t.Helper()
+	if err := nw.nodes[id].rn.Campaign(); err != nil {
+		nw.t.Fatal(err)
+	}
+	nw.stabilize()
+}
+
+// leader returns the single leader of the highest term, or None.
+func (nw *network) leader() wire.NodeID {
+	var lead wire.NodeID
+	var term uint64
+	for _, id := range nw.ids {
+		st := nw.nodes[id].rn.Status()
+		if st.SoftState.State == StateLeader && st.HardState.Term >= term {
+			lead, term = id, st.HardState.Term
+		}
+	}
+	return lead
+}
+
+// propose proposes data on id and stabilizes.
+func (nw *network) propose(id wire.NodeID, data string) error {
+	err := nw.nodes[id].rn.Propose(wire.Entry{Data: []byte(data)})
+	nw.stabilize()
+	return err
+}
+
+// state returns id's role.
+func (nw *network) state(id wire.NodeID) StateType { return nw.nodes[id].rn.Status().SoftState.State }
+
+// term returns id's term.
+func (nw *network) term(id wire.NodeID) uint64 { return nw.nodes[id].rn.Status().HardState.Term }
+
+// commit returns id's commit index.
+func (nw *network) commit(id wire.NodeID) uint64 { return nw.nodes[id].rn.Status().HardState.Commit }
+
+// appliedData returns the data of id's applied normal entries.
+func (nw *network) appliedData(id wire.NodeID) []string {
+	var out []string
+	for _, e := range nw.nodes[id].applied {
+		if e.Type == wire.EntryNormal {
+			out = append(out, string(e.Data))
+		}
+	}
+	return out
+}
+
+// checkLogsMatch asserts the Log Matching property across all nodes'
+// durable logs and that committed prefixes agree.
+func (nw *network) checkLogsMatch() {
+	nw.t.Helper()
+	for _, a := range nw.ids {
+		for _, b := range nw.ids {
+			sa, sb := nw.nodes[a].store, nw.nodes[b].store
+			hi := min(sa.LastIndex(), sb.LastIndex())
+			lo := max(sa.FirstIndex(), sb.FirstIndex())
+			for i := hi; i >= lo && i > 0; i-- {
+				ta, _ := sa.Term(i)
+				tb, _ := sb.Term(i)
+				if ta == tb {
+					// From here down the logs must be identical.
+					for j := i; j >= lo && j > 0; j-- {
+						ea, _ := sa.Entries(j, j+1, 0)
+						eb, _ := sb.Entries(j, j+1, 0)
+						if ea[0].Term != eb[0].Term || string(ea[0].Data) != string(eb[0].Data) {
+							nw.t.Fatalf("logs of %s and %s share (%d, %d) but differ at %d", a, b, i, ta, j)
+						}
+					}
+					break
+				}
+			}
+		}
+	}
+}

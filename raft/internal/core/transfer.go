@@ -1,0 +1,46 @@
+package core
+
+import (
+	"github.com/mandate-raft/mandate/raft/internal/tracker"
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// handleTransferLeader starts handing leadership to m.From: proposals stop,
+// the target is brought up to date, then told to campaign at once. The
+// transfer aborts after an election timeout.
+func (r *raft) handleTransferLeader(m wire.Message) {
+	to := m.From
+	pr := r.trk.Progress[to]
+	if pr == nil || pr.IsLearner {
+		r.logger.Debug("ignoring transfer to a non-voter", "transferee", to)
+		return
+	}
+	if r.leadTransferee != None {
+		if r.leadTransferee == to {
+			return
+		}
+		r.abortLeaderTransfer()
+	}
+	if to == r.id {
+		return
+	}
+	r.logger.Info("transferring leadership", "term", r.term, "transferee", to)
+	// The transfer has one election timeout to finish.
+	r.electionElapsed = 0
+	r.leadTransferee = to
+	if pr.Match == r.log.lastIndex() {
+		r.sendTimeoutNow(to)
+		return
+	}
+	if pr.State == tracker.StateProbe {
+		// Probe now rather than at the next heartbeat.
+		pr.ProbeSent = false
+	}
+	r.maybeSendAppend(to, true)
+}
+
+func (r *raft) sendTimeoutNow(to wire.NodeID) {
+	r.send(wire.Message{To: to, Type: wire.MsgTimeoutNow})
+}
+
+func (r *raft) abortLeaderTransfer() { r.leadTransferee = None }

@@ -1,0 +1,187 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mandate-raft/mandate/client"
+)
+
+// ServerConfig configures the HTTP API of one node.
+type ServerConfig struct {
+	// Replica is the node the API drives. Required.
+	Replica Replica
+	// Service serves the routes of the node's FSM (see NewLedgerService,
+	// NewLockService). Nil serves only the cluster routes.
+	Service Service
+	// FSMName is reported in /v1/status.
+	FSMName string
+	// Version is reported in /v1/status.
+	Version string
+	// ApplyTimeout bounds how long a write waits for its commit before the
+	// API answers outcome_unknown. Default 10 s.
+	ApplyTimeout time.Duration
+	// ReadTimeout bounds a linearizable read's barrier. Default 5 s.
+	ReadTimeout time.Duration
+	// Registry receives the node's Prometheus metrics and serves them on
+	// /metrics. Default: a fresh registry (not the global one, so that
+	// several nodes fit in one process).
+	Registry *prometheus.Registry
+	// Logger receives request failures. Default: a null logger.
+	Logger hclog.Logger
+}
+
+// Service serves the routes of one FSM. Implementations are in this
+// package (ledger, lock).
+type Service interface {
+	// Name is the FSM's registered name.
+	Name() string
+	routes(s *Server) []route
+	// errorMappings map the FSM's sentinel verdicts to API errors.
+	errorMappings() []errorMapping
+}
+
+// route is one API endpoint: a Go 1.22 ServeMux pattern and its handler.
+type route struct {
+	pattern string
+	handle  handlerFunc
+}
+
+// handlerFunc is an endpoint that returns its error instead of writing it,
+// so that every error goes through one mapping.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Server is the HTTP API of one node. Create it with NewServer; it is safe
+// for concurrent use.
+type Server struct {
+	cfg       ServerConfig
+	replica   Replica
+	logger    hclog.Logger
+	fsmErrors []errorMapping
+	metrics   *metrics
+	mux       *http.ServeMux
+}
+
+// NewServer builds the API's handler tree.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Replica == nil {
+		return nil, errors.New("daemon: ServerConfig.Replica is required")
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 5 * time.Second
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &Server{cfg: cfg, replica: cfg.Replica, logger: cfg.Logger, mux: http.NewServeMux()}
+	m, err := newMetrics(cfg.Registry, cfg.Replica)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	routes := s.clusterRoutes()
+	if cfg.Service != nil {
+		routes = append(routes, cfg.Service.routes(s)...)
+		s.fsmErrors = cfg.Service.errorMappings()
+	}
+	for _, rt := range routes {
+		s.mux.Handle(rt.pattern, s.wrap(rt.pattern, rt.handle))
+	}
+	s.mux.Handle("GET /metrics", s.metrics.handler(cfg.Registry))
+	s.mux.Handle("/", s.wrap("unmatched", func(w http.ResponseWriter, r *http.Request) error {
+		return &apiError{status: http.StatusNotFound, code: client.CodeNotFound,
+			message: fmt.Sprintf("no endpoint %s %s on this node (it runs the %q FSM)", r.Method, r.URL.Path, cfg.FSMName)}
+	}))
+	return s, nil
+}
+
+// Handler returns the API's http.Handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// wrap turns a handlerFunc into an http.Handler that writes its error,
+// recovers from a panic in a handler (a bug; the node keeps serving) and
+// records the request's metrics under the route's pattern.
+func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				s.logger.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
+				if !rec.wrote {
+					s.writeError(rec, r, fmt.Errorf("internal error: %v", p))
+				}
+			}
+			s.metrics.observeRequest(pattern, r.Method, rec.status, time.Since(start))
+		}()
+		if err := h(rec, r); err != nil {
+			s.writeError(rec, r, err)
+		}
+	})
+}
+
+// apply proposes cmd and returns its result; an FSM verdict (Result.Err)
+// is returned as the error, so it maps to its API code.
+func (s *Server) apply(r *http.Request, cmd []byte) (Applied, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ApplyTimeout)
+	defer cancel()
+	start := time.Now()
+	a, err := s.replica.Apply(ctx, cmd)
+	s.metrics.observeApply(err, time.Since(start))
+	if err != nil {
+		return a, err
+	}
+	return a, a.Result.Err
+}
+
+// readBarrier makes a read linearizable unless the request asked for
+// ?consistency=stale.
+func (s *Server) readBarrier(r *http.Request) error {
+	switch c := r.URL.Query().Get("consistency"); c {
+	case "stale":
+		return nil
+	case "", "linearizable":
+	default:
+		return badRequest("consistency must be \"linearizable\" (the default) or \"stale\", not %q", c)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadTimeout)
+	defer cancel()
+	if err := s.replica.ReadBarrier(ctx); err != nil {
+		return fmt.Errorf("linearizable read not confirmed (use ?consistency=stale to read the local replica): %w", err)
+	}
+	return nil
+}
+
+// statusRecorder remembers the status a handler wrote, for metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,317 @@
+package crashtest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mandate-raft/mandate/logstore/boltdb"
+	"github.com/mandate-raft/mandate/snapshot/file"
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// buildChild compiles ./child into a temporary directory.
+func buildChild(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the child process")
+	}
+	bin := filepath.Join(t.TempDir(), "child")
+	out, err := exec.Command(goBin, "build", "-o", bin, "./child").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the child: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// model is what the child was told is durable, and the one write (if any)
+// it had started when it died.
+type model struct {
+	first, last uint64
+	terms       map[uint64]uint64 // index -> term for [first, last]
+	hs          *wire.HardState
+	snapIndex   uint64
+	snapID      string
+}
+
+func (m *model) clone() *model {
+	c := *m
+	c.terms = make(map[uint64]uint64, len(m.terms))
+	for k, v := range m.terms {
+		c.terms[k] = v
+	}
+	return &c
+}
+
+// apply applies one "intent" or "ack" line's operation.
+func (m *model) apply(f []string) error {
+	num := func(i int) uint64 {
+		n, _ := strconv.ParseUint(f[i], 10, 64)
+		return n
+	}
+	switch f[1] {
+	case "append":
+		start, end, term := num(2), num(3), num(4)
+		for i := start; i <= m.last; i++ {
+			delete(m.terms, i)
+		}
+		for i := start; i <= end; i++ {
+			m.terms[i] = term
+		}
+		if m.first == 0 {
+			m.first = start
+		}
+		m.last = end
+	case "delete":
+		to := num(2)
+		for i := m.first; i < to; i++ {
+			delete(m.terms, i)
+		}
+		m.first = to
+	case "hs":
+		m.hs = &wire.HardState{Term: num(2), Vote: "n1", Commit: num(3)}
+	case "snapshot":
+		if len(f) > 3 {
+			m.snapIndex, m.snapID = num(2), f[3]
+		}
+	default:
+		return fmt.Errorf("unknown operation %q", f[1])
+	}
+	return nil
+}
+
+// run feeds the child's output into the model and returns the operation
+// it had started but not finished, if any.
+func (m *model) run(out []byte) (pending []string, err error) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "intent":
+			pending = f
+		case "ack":
+			if err := m.apply(f); err != nil {
+				return nil, err
+			}
+			pending = nil
+		case "ready", "full":
+		case "error":
+			return nil, fmt.Errorf("child failed: %s", sc.Text())
+		}
+	}
+	return pending, sc.Err()
+}
+
+// checkLog opens the log store and returns which of the candidate models
+// it holds exactly (every entry intact), or an error.
+func checkLog(dir string, candidates []*model) (*model, error) {
+	s, err := boltdb.Open(filepath.Join(dir, "log"), boltdb.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("reopen after kill: %w", err)
+	}
+	defer s.Close()
+	first, _ := s.FirstIndex()
+	last, _ := s.LastIndex()
+	var entries []wire.Entry
+	if last != 0 {
+		if entries, err = s.Entries(first, last+1, 0); err != nil {
+			return nil, fmt.Errorf("read log [%d, %d]: %w", first, last, err)
+		}
+	}
+	hs, hasHS, err := s.HardState()
+	if err != nil {
+		return nil, fmt.Errorf("read hard state: %w", err)
+	}
+	var why []string
+	for _, c := range candidates {
+		if reason := matches(c, first, last, entries, hs, hasHS); reason != "" {
+			why = append(why, reason)
+			continue
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("the store (log [%d, %d], hard state %+v) matches no acknowledged state: %s",
+		first, last, hs, strings.Join(why, "; "))
+}
+
+func matches(c *model, first, last uint64, entries []wire.Entry, hs wire.HardState, hasHS bool) string {
+	if first != c.first || last != c.last {
+		return fmt.Sprintf("bounds [%d, %d], want [%d, %d]", first, last, c.first, c.last)
+	}
+	for _, e := range entries {
+		if e.Term != c.terms[e.Index] || !bytes.Equal(e.Data, EntryData(e.Index, e.Term)) {
+			return fmt.Sprintf("entry %d has term %d, want %d", e.Index, e.Term, c.terms[e.Index])
+		}
+	}
+	if c.hs != nil && (!hasHS || hs != *c.hs) {
+		return fmt.Sprintf("hard state %+v, want %+v", hs, *c.hs)
+	}
+	return ""
+}
+
+// checkSnapshots opens the snapshot store: every listed snapshot must read
+// back intact, and the last acknowledged one must be there.
+func checkSnapshots(dir string, m *model) error {
+	s, err := file.Open(filepath.Join(dir, "snap"), file.Options{})
+	if err != nil {
+		return fmt.Errorf("reopen snapshots after kill: %w", err)
+	}
+	metas, err := s.List()
+	if err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	found := m.snapID == ""
+	for _, meta := range metas {
+		_, r, err := s.Open(meta.ID)
+		if err != nil {
+			return fmt.Errorf("open listed snapshot %s: %w", meta.ID, err)
+		}
+		data, err := readAll(r)
+		if err != nil {
+			return fmt.Errorf("read listed snapshot %s: %w", meta.ID, err)
+		}
+		if !bytes.Equal(data, SnapshotData(meta.Index)) {
+			return fmt.Errorf("snapshot %s reads back wrong data", meta.ID)
+		}
+		found = found || meta.ID == m.snapID
+	}
+	if !found {
+		return fmt.Errorf("acknowledged snapshot %s is missing; listed %+v", m.snapID, metas)
+	}
+	if len(metas) > 0 && metas[0].Index < m.snapIndex {
+		return fmt.Errorf("newest listed snapshot is at %d, older than the acknowledged %d", metas[0].Index, m.snapIndex)
+	}
+	return nil
+}
+
+func readAll(r interface {
+	Read([]byte) (int, error)
+	Close() error
+}) ([]byte, error) {
+	defer r.Close()
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+// TestKillNineKeepsEveryAcknowledgedWrite kills the child with SIGKILL at
+// random moments. Iterations: 50, or MANDATE_CRASH_ITERS.
+func TestKillNineKeepsEveryAcknowledgedWrite(t *testing.T) {
+	iters := 50
+	if v := os.Getenv("MANDATE_CRASH_ITERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("MANDATE_CRASH_ITERS=%q is not a positive number", v)
+		}
+		iters = n
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("MANDATE_CRASH_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (replay the kill schedule with MANDATE_CRASH_SEED=%d)", seed, seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	bin := buildChild(t)
+	dir := t.TempDir()
+	m := &model{terms: map[uint64]uint64{}}
+	acks := 0
+	midWrite := map[string]int{}
+	for i := range iters {
+		out, err := runAndKill(bin, dir, r.Uint64(), time.Duration(r.IntN(40_000))*time.Microsecond)
+		if err != nil {
+			t.Fatalf("kill %d: %v", i, err)
+		}
+		acks += bytes.Count(out, []byte("\nack "))
+		pending, err := m.run(out)
+		if err != nil {
+			t.Fatalf("kill %d: %v", i, err)
+		}
+		candidates := []*model{m}
+		if pending != nil {
+			midWrite[pending[1]]++
+			after := m.clone()
+			if err := after.apply(pending); err != nil {
+				t.Fatal(err)
+			}
+			candidates = append(candidates, after)
+		}
+		got, err := checkLog(dir, candidates)
+		if err != nil {
+			t.Fatalf("kill %d (pending %q): %v", i, pending, err)
+		}
+		if err := checkSnapshots(dir, m); err != nil {
+			t.Fatalf("kill %d (pending %q): %v", i, pending, err)
+		}
+		// The state found is what the next child builds on.
+		snapIndex, snapID := m.snapIndex, m.snapID
+		m = got
+		m.snapIndex, m.snapID = snapIndex, snapID
+	}
+	if acks == 0 {
+		t.Fatal("the child never completed a write: the kills test nothing")
+	}
+	t.Logf("%d kills, %d acknowledged writes, kills during a write by kind %v; final log [%d, %d]",
+		iters, acks, midWrite, m.first, m.last)
+}
+
+// runAndKill starts the child and SIGKILLs it after delay (counted from
+// its "ready" line for most runs, from its start for the others, so that
+// opening the stores is killed too). It returns everything it printed.
+func runAndKill(bin, dir string, seed uint64, delay time.Duration) ([]byte, error) {
+	cmd := exec.Command(bin, "-dir", dir, "-seed", strconv.FormatUint(seed, 10))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		br := bufio.NewReader(stdout)
+		first := true
+		for {
+			line, err := br.ReadBytes('\n')
+			out.Write(line)
+			if first && err == nil {
+				first = false
+				close(ready)
+			}
+			if err != nil {
+				done <- nil
+				return
+			}
+		}
+	}()
+	if seed%5 != 0 {
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	time.Sleep(delay)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+	werr := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		return out.Bytes(), fmt.Errorf("child ended by itself (%v): %s\n%s", werr, stderr.String(), out.String())
+	}
+	return append([]byte("\n"), out.Bytes()...), nil
+}

@@ -1,0 +1,89 @@
+package crashtest
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/mandate-raft/mandate/logstore/boltdb"
+)
+
+// fillAndCheck runs the child in -fill mode: it appends until a write
+// fails. The failure must be reported with the file's path and cause, and
+// the store must then hold exactly the acknowledged batches and accept
+// writes again once there is room.
+func fillAndCheck(t *testing.T, dir string, args []string, wantCause string) {
+	t.Helper()
+	bin := buildChild(t)
+	out, err := exec.Command(bin, append([]string{"-dir", dir, "-fill"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	m := &model{terms: map[uint64]uint64{}}
+	if _, err := m.run(out); err != nil {
+		t.Fatal(err)
+	}
+	var full string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "full ") {
+			full = line
+		}
+	}
+	if m.last == 0 {
+		t.Fatalf("no batch was acknowledged before the disk filled:\n%s", out)
+	}
+	logPath := filepath.Join(dir, "log", boltdb.FileName)
+	if !strings.Contains(full, logPath) || !strings.Contains(full, wantCause) {
+		t.Fatalf("the failed write said %q; want the path %s and %q", full, logPath, wantCause)
+	}
+	if _, err := checkLog(dir, []*model{m}); err != nil {
+		t.Fatalf("after the full disk: %v", err)
+	}
+	t.Logf("%d entries acknowledged before: %s", m.last, full)
+}
+
+func TestFileSizeLimitFailsTheWriteAndKeepsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	fillAndCheck(t, dir, []string{"-fsize", "4194304"}, "file too large")
+	// With room again, the log goes on.
+	s, err := boltdb.Open(filepath.Join(dir, "log"), boltdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	last, _ := s.LastIndex()
+	if err := s.StoreEntries(Entries(last+1, last+10, 99)); err != nil {
+		t.Fatalf("append after the limit is gone: %v", err)
+	}
+}
+
+// TestFullDiskFailsTheWriteAndKeepsTheLog fills a real 4 MiB tmpfs. It
+// needs the right to mount, so it runs only as root where mount works.
+func TestFullDiskFailsTheWriteAndKeepsTheLog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", mnt, err, out)
+		}
+	})
+	fillAndCheck(t, mnt, nil, syscall.ENOSPC.Error())
+	// Nothing is lost when the full store is reopened and read again.
+	s, err := boltdb.Open(filepath.Join(mnt, "log"), boltdb.Options{})
+	if err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("reopen on the full disk: %v", err)
+	}
+	if err == nil {
+		s.Close()
+	}
+}

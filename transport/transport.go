@@ -32,6 +32,11 @@ type Transport interface {
 	// delivery is best effort, in order per peer, and a message that cannot
 	// be queued is dropped (Raft retries). When a peer cannot be reached the
 	// transport tells the handler through ReportUnreachable.
+	//
+	// "In order" holds among messages of the same kind: appends and
+	// proposals (MsgApp, MsgProp) keep their order, and so do all other
+	// messages among themselves, but a transport may let a heartbeat or a
+	// vote overtake a large append queued before it.
 	Send(m wire.Message)
 	// SendSnapshot streams a snapshot to m.To: m is the MsgSnap carrying the
 	// snapshot's metadata, data its bytes. It returns nil once the receiver

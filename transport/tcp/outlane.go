@@ -1,0 +1,169 @@
+package tcp
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// maxBatch bounds how many queued messages one flush carries, so a busy
+// lane still flushes regularly.
+const maxBatch = 256
+
+// writeBufSize is the write buffer of a message lane.
+const writeBufSize = 64 << 10
+
+// outLane is one long-lived connection to a peer and the queue that
+// feeds it. One goroutine owns the connection: it dials lazily, writes
+// every queued message without waiting for answers (appends are
+// pipelined; the core bounds how many are in flight), flushes once per
+// batch, and redials with capped exponential backoff after a failure.
+type outLane struct {
+	t     *Transport
+	id    wire.NodeID
+	addr  string
+	lane  lane
+	queue chan wire.Message
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+}
+
+func (t *Transport) newOutLane(id wire.NodeID, addr string, l lane) *outLane {
+	ctx, cancel := context.WithCancel(t.ctx)
+	o := &outLane{t: t, id: id, addr: addr, lane: l, queue: make(chan wire.Message, t.cfg.QueueSize), ctx: ctx, cancel: cancel}
+	t.wg.Add(1)
+	go o.run()
+	return o
+}
+
+// enqueue adds m without blocking; a full queue drops it.
+func (o *outLane) enqueue(m wire.Message) {
+	select {
+	case o.queue <- m:
+	default:
+		o.t.log.Trace("queue full, message dropped", "peer", o.id, "lane", o.lane, "type", m.Type)
+	}
+}
+
+// stop ends the lane's goroutine and closes its connection, without
+// waiting (Close waits for all goroutines).
+func (o *outLane) stop() { o.stopOnce.Do(o.cancel) }
+
+func (o *outLane) run() {
+	defer o.t.wg.Done()
+	var (
+		conn    net.Conn
+		bw      *bufio.Writer
+		enc     = newMsgEncoder()
+		backoff time.Duration
+		retryAt time.Time
+	)
+	closeConn := func() {
+		if conn != nil {
+			conn.Close()
+			conn, bw = nil, nil
+		}
+	}
+	defer closeConn()
+	// A connection idle for half the peer's read timeout is closed here
+	// before the peer closes it under a message in flight.
+	idleAfter := o.t.cfg.ReadTimeout / 2
+	idle := time.NewTimer(idleAfter)
+	defer idle.Stop()
+	for {
+		var m wire.Message
+		select {
+		case <-o.ctx.Done():
+			return
+		case <-idle.C:
+			closeConn()
+			continue
+		case m = <-o.queue:
+		}
+		if conn == nil {
+			if time.Now().Before(retryAt) {
+				// Backing off: what cannot be sent is dropped (Raft
+				// retries) rather than delivered stale later.
+				o.t.reportUnreachable(o.id)
+				continue
+			}
+			c, err := o.t.dial(o.ctx, o.addr, o.id, o.lane)
+			if err != nil {
+				if o.ctx.Err() != nil {
+					return
+				}
+				backoff = nextBackoff(backoff, o.t.cfg.BackoffMin, o.t.cfg.BackoffMax)
+				retryAt = time.Now().Add(backoff)
+				o.t.log.Debug("cannot reach peer", "peer", o.id, "addr", o.addr, "lane", o.lane, "retry-in", backoff, "error", err)
+				o.t.reportUnreachable(o.id)
+				continue
+			}
+			backoff = 0
+			conn, bw = c, bufio.NewWriterSize(c, writeBufSize)
+		}
+		if err := o.writeBatch(conn, bw, enc, m); err != nil {
+			if o.ctx.Err() != nil {
+				return
+			}
+			o.t.log.Debug("connection to peer lost", "peer", o.id, "addr", o.addr, "lane", o.lane, "error", err)
+			closeConn()
+			o.t.reportUnreachable(o.id)
+			continue
+		}
+		idle.Reset(idleAfter)
+	}
+}
+
+// writeBatch writes m and whatever else is queued (up to maxBatch), then
+// flushes once.
+func (o *outLane) writeBatch(conn net.Conn, bw *bufio.Writer, enc *msgEncoder, m wire.Message) error {
+	if err := conn.SetWriteDeadline(time.Now().Add(o.t.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	for i := 0; ; i++ {
+		if err := o.writeOne(bw, enc, &m); err != nil {
+			return err
+		}
+		if i+1 >= maxBatch {
+			break
+		}
+		select {
+		case m = <-o.queue:
+			continue
+		default:
+		}
+		break
+	}
+	return bw.Flush()
+}
+
+func (o *outLane) writeOne(bw *bufio.Writer, enc *msgEncoder, m *wire.Message) error {
+	payload, err := enc.encode(m)
+	if err != nil {
+		o.t.log.Error("cannot encode message, dropped", "peer", o.id, "type", m.Type, "error", err)
+		return nil
+	}
+	if len(payload) > o.t.cfg.MaxFrameSize {
+		o.t.log.Error("message larger than the frame limit, dropped", "peer", o.id, "type", m.Type, "size", len(payload), "limit", o.t.cfg.MaxFrameSize)
+		return nil
+	}
+	return writeFrame(bw, payload)
+}
+
+// nextBackoff doubles cur within [lo, hi].
+func nextBackoff(cur, lo, hi time.Duration) time.Duration {
+	if cur < lo {
+		return lo
+	}
+	cur *= 2
+	if cur > hi {
+		return hi
+	}
+	return cur
+}

@@ -1,0 +1,193 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/mandate-raft/mandate/raft/internal/core"
+	"github.com/mandate-raft/mandate/wire"
+	"go.uber.org/goleak"
+)
+
+func TestApplyOnLeaderReturnsFSMResult(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	first := c.apply(lead, "a")
+	second := c.apply(lead, "b")
+	if second.Index <= first.Index || second.Term < first.Term {
+		t.Fatalf("indexes do not increase: %+v then %+v", first, second)
+	}
+	if second.Result.Value != 2 || second.Result.Err != nil {
+		t.Fatalf("FSM result: %+v, want value 2", second.Result)
+	}
+	// The command's own verdict travels back, and the command is committed.
+	res := c.apply(lead, "reject")
+	if !errors.Is(res.Result.Err, errRejected) {
+		t.Fatalf("FSM verdict: %+v, want errRejected", res.Result)
+	}
+	c.waitApplied(res.Index)
+	c.checkFSMsAgree()
+}
+
+func TestApplyOnFollowerIsForwardedAndReturnsFSMResult(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	follower := c.others(lead)[0]
+	res := c.apply(follower, "via-follower")
+	if res.Result.Value != 1 || res.Index == 0 {
+		t.Fatalf("follower's Apply: %+v, want the FSM's value 1", res)
+	}
+	// The follower answered once its own FSM applied the entry.
+	if got := c.nodes[follower].fsm.history()[res.Index]; got != "via-follower" {
+		t.Fatalf("follower's FSM holds %q at %d", got, res.Index)
+	}
+	// The leader stamped the entry's time.
+	ents := logOf(t, c.nodes[lead].store)
+	for _, e := range ents {
+		if e.Index == res.Index && (e.Time == 0 || e.Origin != follower) {
+			t.Fatalf("entry %+v: want the leader's time and the follower as origin", e)
+		}
+	}
+}
+
+func TestApplyWithForwardingDisabledNamesTheLeader(t *testing.T) {
+	c := newTestCluster(t, 3, withConfig(func(cfg *Config) { cfg.DisableForwarding = true }))
+	c.start(true)
+	lead := c.waitLeader()
+	follower := c.others(lead)[0]
+	waitFor(t, "the follower to know the leader", func() bool {
+		l, _ := c.node(follower).Leader()
+		return l == lead
+	})
+	_, err := c.node(follower).Apply(context.Background(), []byte("x"))
+	var nl *NotLeaderError
+	if !errors.As(err, &nl) || !errors.Is(err, ErrNotCommitted) || !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("got %v, want a not-committed NotLeaderError", err)
+	}
+	if nl.LeaderID != lead || nl.LeaderAddress != c.nodes[lead].addr {
+		t.Fatalf("NotLeaderError names %q at %q, want %q at %q", nl.LeaderID, nl.LeaderAddress, lead, c.nodes[lead].addr)
+	}
+	c.apply(lead, "on-leader")
+}
+
+func TestApplyWithEndedContextIsNotCommitted(t *testing.T) {
+	c := newTestCluster(t, 1)
+	c.start(true)
+	c.waitLeader()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.node("n1").Apply(ctx, []byte("x"))
+	if !errors.Is(err, ErrNotCommitted) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want not committed (context canceled)", err)
+	}
+}
+
+func TestApplyAfterShutdownIsNotCommitted(t *testing.T) {
+	c := newTestCluster(t, 1)
+	c.start(true)
+	c.waitLeader()
+	n := c.node("n1")
+	c.stopNode("n1")
+	_, err := n.Apply(context.Background(), []byte("x"))
+	if !errors.Is(err, ErrNotCommitted) || !errors.Is(err, ErrShutdown) {
+		t.Fatalf("got %v, want not committed (shutdown)", err)
+	}
+	if n.State() != Shutdown {
+		t.Fatalf("state %v, want Shutdown", n.State())
+	}
+}
+
+func TestConcurrentAppliesAreBatchedAndAllCommit(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	const workers, each = 16, 20
+	var wg sync.WaitGroup
+	var acks ackLog
+	errs := make(chan error, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				cmd := fmt.Sprintf("w%d-%d", w, i)
+				ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
+				res, err := c.node(c.ids[(w+i)%3]).Apply(ctx, []byte(cmd))
+				cancel()
+				if err != nil {
+					errs <- fmt.Errorf("%s: %w", cmd, err)
+					return
+				}
+				acks.add(cmd, res.Index)
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	final := c.apply(lead, "last")
+	c.waitApplied(final.Index)
+	for _, id := range c.ids {
+		acks.checkPresent(t, id, c.nodes[id].fsm)
+	}
+	c.checkFSMsAgree()
+	if f := c.nodes[lead].fsm; f.batches == 0 {
+		t.Fatal("the BatchFSM's ApplyBatch was never used")
+	}
+}
+
+func TestBarrierWaitsForCommittedEntries(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	res := c.apply(lead, "x")
+	follower := c.others(lead)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
+	defer cancel()
+	if err := c.node(follower).Barrier(ctx); err != nil {
+		t.Fatalf("barrier on follower: %v", err)
+	}
+	if got := c.nodes[follower].fsm.lastIndex(); got < res.Index {
+		t.Fatalf("after the barrier the follower applied %d, want >= %d", got, res.Index)
+	}
+}
+
+func TestShutdownLeavesNoGoroutine(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	c.apply(lead, "x")
+	// Callers still waiting when the node stops get an answer.
+	c.isolate(lead)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.node(lead).Apply(context.Background(), []byte("pending"))
+		errc <- err
+	}()
+	c.shutdown()
+	if err := <-errc; !errors.Is(err, ErrShutdown) && !errors.Is(err, ErrLeadershipLost) {
+		t.Fatalf("pending Apply at shutdown: %v", err)
+	}
+	goleak.VerifyNone(t, before)
+}
+
+// TestStateNamesMatchCore pins the mapping of core roles to State.
+func TestStateNamesMatchCore(t *testing.T) {
+	for cs, want := range map[core.StateType]State{
+		core.StateFollower: Follower, core.StateCandidate: Candidate,
+		core.StateLeader: Leader, core.StatePreCandidate: PreCandidate,
+	} {
+		if got := stateOf(cs); got != want || got.String() != cs.String() {
+			t.Errorf("stateOf(%v) = %v", cs, got)
+		}
+	}
+	_ = wire.None
+}

@@ -1,0 +1,193 @@
+package raft
+
+import (
+	"sync"
+
+	"github.com/mandate-raft/mandate/fsm"
+)
+
+// Applied is the outcome of a committed command.
+type Applied struct {
+	// Index and Term of the command's log entry.
+	Index, Term uint64
+	// Result is what the FSM returned; Result.Err is the command's own
+	// verdict (the command is committed either way).
+	Result fsm.Result
+}
+
+type outcome struct {
+	applied Applied
+	err     error
+}
+
+// proposal is one Apply call waiting for its outcome. Whoever removes it
+// from the registry (under the registry's mutex) delivers its outcome, so
+// it is delivered exactly once.
+type proposal struct {
+	id   uint64
+	data []byte
+	ch   chan outcome // buffered: delivering never blocks
+	// handed reports that the event loop gave the proposal to the core: from
+	// then on the command may commit. epoch is the loop's leadership epoch
+	// at that moment. Both are guarded by registry.mu.
+	handed bool
+	epoch  uint64
+}
+
+// barrier is one Barrier call waiting for a read index to be applied.
+type barrier struct {
+	id     uint64
+	ch     chan error
+	handed bool
+	epoch  uint64
+}
+
+// registry tracks the proposals and barriers this node's callers wait for.
+type registry struct {
+	mu       sync.Mutex
+	props    map[uint64]*proposal
+	barriers map[uint64]*barrier
+	closed   error // once set, nothing new is accepted
+}
+
+func newRegistry() *registry {
+	return &registry{props: map[uint64]*proposal{}, barriers: map[uint64]*barrier{}}
+}
+
+// add registers p, or returns the registry's closing error.
+func (r *registry) add(p *proposal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed != nil {
+		return r.closed
+	}
+	r.props[p.id] = p
+	return nil
+}
+
+// claim marks p as handed to the core in epoch. It returns false when p's
+// caller has already given up on it: p must then not be proposed.
+func (r *registry) claim(p *proposal, epoch uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.props[p.id] != p {
+		return false
+	}
+	p.handed, p.epoch = true, epoch
+	return true
+}
+
+// abandon withdraws p for its caller, whose context ended with cause. It
+// returns the outcome to report: not committed if the core never saw p,
+// unknown otherwise, or the outcome someone else already delivered.
+func (r *registry) abandon(p *proposal, cause error) outcome {
+	r.mu.Lock()
+	if r.props[p.id] == p {
+		delete(r.props, p.id)
+		handed := p.handed
+		r.mu.Unlock()
+		if handed {
+			return outcome{err: outcomeUnknown(cause)}
+		}
+		return outcome{err: notCommitted(cause)}
+	}
+	r.mu.Unlock()
+	return <-p.ch
+}
+
+// resolve delivers o to the proposal with id, if it still waits.
+func (r *registry) resolve(id uint64, o outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.props[id]; ok {
+		delete(r.props, id)
+		p.ch <- o
+	}
+}
+
+// failHanded delivers an unknown outcome with cause to every proposal and
+// barrier handed to the core in an epoch before epoch.
+func (r *registry) failHanded(epoch uint64, cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, p := range r.props {
+		if p.handed && p.epoch < epoch {
+			delete(r.props, id)
+			p.ch <- outcome{err: outcomeUnknown(cause)}
+		}
+	}
+	for id, b := range r.barriers {
+		if b.handed && b.epoch < epoch {
+			delete(r.barriers, id)
+			b.ch <- cause
+		}
+	}
+}
+
+// close refuses new work with cause and ends everything waiting: handed
+// proposals with an unknown outcome, the others as not committed.
+func (r *registry) close(cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed == nil {
+		r.closed = cause
+	}
+	for id, p := range r.props {
+		delete(r.props, id)
+		if p.handed {
+			p.ch <- outcome{err: outcomeUnknown(cause)}
+		} else {
+			p.ch <- outcome{err: notCommitted(cause)}
+		}
+	}
+	for id, b := range r.barriers {
+		delete(r.barriers, id)
+		b.ch <- cause
+	}
+}
+
+// addBarrier registers b, or returns the registry's closing error.
+func (r *registry) addBarrier(b *barrier) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed != nil {
+		return r.closed
+	}
+	r.barriers[b.id] = b
+	return nil
+}
+
+// claimBarrier marks b as handed to the core in epoch; false if its
+// caller gave up.
+func (r *registry) claimBarrier(b *barrier, epoch uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.barriers[b.id] != b {
+		return false
+	}
+	b.handed, b.epoch = true, epoch
+	return true
+}
+
+// resolveBarrier delivers err to the barrier with id, if it still waits.
+func (r *registry) resolveBarrier(id uint64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.barriers[id]; ok {
+		delete(r.barriers, id)
+		b.ch <- err
+	}
+}
+
+// abandonBarrier withdraws b; it returns the error already delivered, if
+// any, or cause.
+func (r *registry) abandonBarrier(b *barrier, cause error) error {
+	r.mu.Lock()
+	if r.barriers[b.id] == b {
+		delete(r.barriers, b.id)
+		r.mu.Unlock()
+		return cause
+	}
+	r.mu.Unlock()
+	return <-b.ch
+}

@@ -1,0 +1,244 @@
+package raft
+
+import (
+	"slices"
+	"time"
+
+	"github.com/mandate-raft/mandate/raft/internal/core"
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// loopState is the event loop's own bookkeeping.
+type loopState struct {
+	tick time.Duration
+	soft core.SoftState
+	// epoch counts changes of leader or role. A proposal handed to the core
+	// in an epoch is failed as outcome-unknown once a later epoch's marker
+	// has passed through the apply stage.
+	epoch uint64
+	batch []*proposal
+}
+
+// maxEventsPerReady bounds how many inputs the loop steps before it
+// collects a Ready, so that messages keep flowing under heavy load.
+const maxEventsPerReady = 256
+
+// run is the event loop: the only goroutine that touches the core.
+func (n *Node) run() {
+	defer n.wg.Done()
+	ticker := n.cfg.Clock.NewTicker(n.tickInterval())
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C():
+			n.rn.Tick()
+		case m := <-n.recvc:
+			n.stepPeer(m)
+		case p := <-n.propc:
+			n.propose(p)
+		case f := <-n.localc:
+			f()
+		case <-n.stopc:
+			return
+		}
+		n.drainInputs()
+		if n.rn.HasReady() {
+			n.handleReady(n.rn.Ready())
+		}
+	}
+}
+
+// drainInputs steps whatever else is already waiting, without blocking,
+// so that one Ready (and one group commit) covers many inputs.
+func (n *Node) drainInputs() {
+	for i := 0; i < maxEventsPerReady; i++ {
+		select {
+		case m := <-n.recvc:
+			n.stepPeer(m)
+		case p := <-n.propc:
+			n.propose(p)
+		case f := <-n.localc:
+			f()
+		default:
+			return
+		}
+	}
+}
+
+// stepPeer steps a message from the network. A leader restamps forwarded
+// proposals with its own clock: Entry.Time is always the leader's.
+func (n *Node) stepPeer(m wire.Message) {
+	if m.Type == wire.MsgProp && n.loop.soft.State == core.StateLeader {
+		m.Entries = slices.Clone(m.Entries)
+		now := n.cfg.Clock.Now().UnixNano()
+		for i := range m.Entries {
+			m.Entries[i].Time = now
+		}
+	}
+	if err := n.rn.StepPeer(m); err != nil {
+		n.log.Debug("dropped message from peer", "type", m.Type.String(), "from", string(m.From), "term", m.Term, "error", err)
+	}
+}
+
+// propose hands p, and every proposal already queued behind it (up to
+// MaxAppendEntries), to the core as one append.
+func (n *Node) propose(p *proposal) {
+	batch := append(n.loop.batch[:0], p)
+more:
+	for len(batch) < n.cfg.MaxAppendEntries {
+		select {
+		case q := <-n.propc:
+			batch = append(batch, q)
+		default:
+			break more
+		}
+	}
+	defer func() {
+		clear(batch)
+		n.loop.batch = batch[:0]
+	}()
+
+	if n.loop.soft.State != core.StateLeader && (n.cfg.DisableForwarding || n.loop.soft.Lead == wire.None) {
+		err := notCommitted(n.notLeader())
+		for _, q := range batch {
+			n.props.resolve(q.id, outcome{err: err})
+		}
+		return
+	}
+	now := n.cfg.Clock.Now().UnixNano()
+	// A fresh slice each time: a follower's core forwards it as it is.
+	ents := make([]wire.Entry, 0, len(batch))
+	claimed := batch[:0]
+	for _, q := range batch {
+		if !n.props.claim(q, n.loop.epoch) {
+			continue // its caller gave up before the core saw it
+		}
+		claimed = append(claimed, q)
+		ents = append(ents, wire.Entry{Type: wire.EntryNormal, Data: q.data, Origin: n.id, ProposalID: q.id, Time: now})
+	}
+	if len(ents) == 0 {
+		return
+	}
+	err := n.rn.Propose(ents...)
+	if err == nil {
+		return
+	}
+	cause := err
+	if n.loop.soft.State != core.StateLeader {
+		cause = n.notLeader()
+	}
+	for _, q := range claimed {
+		n.props.resolve(q.id, outcome{err: notCommitted(cause)})
+	}
+}
+
+// notLeader describes the leader this node knows of.
+func (n *Node) notLeader() *NotLeaderError {
+	lead := n.loop.soft.Lead
+	return &NotLeaderError{LeaderID: lead, LeaderAddress: n.addressOf(lead)}
+}
+
+// handleReady dispatches one Ready: messages to the transport now, writes
+// to the storage stage, committed entries to the apply stage.
+func (n *Node) handleReady(rd core.Ready) {
+	var marker uint64
+	if rd.SoftState != nil && *rd.SoftState != n.loop.soft {
+		marker = n.onSoftState(*rd.SoftState)
+	}
+	if !rd.HardState.IsEmpty() {
+		n.pub.term.Store(rd.HardState.Term)
+		n.pub.commit.Store(rd.HardState.Commit)
+	}
+	for _, m := range rd.Messages {
+		if m.Type == wire.MsgSnap {
+			n.sendSnapshot(m)
+			continue
+		}
+		n.trans.Send(m)
+	}
+	if rd.Snapshot != nil || len(rd.Entries) > 0 || !rd.HardState.IsEmpty() || len(rd.DurableMessages) > 0 {
+		n.persistQ.push(persistItem{
+			snap:     rd.Snapshot,
+			entries:  rd.Entries,
+			hs:       rd.HardState,
+			messages: rd.DurableMessages,
+		})
+	}
+	if rd.Snapshot != nil || len(rd.CommittedEntries) > 0 || len(rd.ReadStates) > 0 || marker != 0 {
+		n.applyQ.push(applyItem{
+			snap:    rd.Snapshot,
+			entries: rd.CommittedEntries,
+			reads:   rd.ReadStates,
+			epoch:   marker,
+		})
+	}
+	if rd.Snapshot != nil || hasConfig(rd.Entries) {
+		n.syncPeers(n.rn.Status().Config)
+	}
+}
+
+func hasConfig(ents []wire.Entry) bool {
+	for i := range ents {
+		if ents[i].Type == wire.EntryConfig {
+			return true
+		}
+	}
+	return false
+}
+
+// onSoftState records a change of leader or role, tells observers, and
+// returns the new epoch for the apply stage's marker.
+func (n *Node) onSoftState(ss core.SoftState) uint64 {
+	old := n.loop.soft
+	n.loop.soft = ss
+	n.loop.epoch++
+	n.pub.state.Store(uint32(ss.State))
+	lead := ss.Lead
+	n.pub.leader.Store(&lead)
+	if old.Lead != ss.Lead || (old.State == core.StateLeader) != (ss.State == core.StateLeader) {
+		n.log.Info("leader changed", "leader", string(ss.Lead), "state", ss.State.String(), "term", n.pub.term.Load())
+	}
+	n.notifyObservers(LeaderChange{
+		Term:          n.rn.Status().HardState.Term,
+		Leader:        ss.Lead,
+		LeaderAddress: n.addressOf(ss.Lead),
+		State:         stateOf(ss.State),
+	})
+	return n.loop.epoch
+}
+
+// syncPeers tells the transport the address of every member of conf.
+func (n *Node) syncPeers(conf wire.Configuration) {
+	c := conf.Clone()
+	n.pub.config.Store(&c)
+	seen := map[wire.NodeID]bool{}
+	for _, s := range conf.Servers {
+		seen[s.ID] = true
+		if s.ID == n.id || s.Address == "" {
+			continue
+		}
+		if n.peers[s.ID] != s.Address {
+			n.peers[s.ID] = s.Address
+			n.trans.SetPeer(s.ID, s.Address)
+		}
+	}
+	for id := range n.peers {
+		if !seen[id] {
+			delete(n.peers, id)
+			n.trans.RemovePeer(id)
+		}
+	}
+}
+
+// addressOf returns the address of member id in the newest configuration.
+func (n *Node) addressOf(id wire.NodeID) string {
+	if id == wire.None {
+		return ""
+	}
+	if c := n.pub.config.Load(); c != nil {
+		if s, ok := c.Server(id); ok {
+			return s.Address
+		}
+	}
+	return ""
+}

@@ -1,0 +1,216 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mandate-raft/mandate/client"
+)
+
+// workload is the demo's clients: deposits first, then random transfers,
+// each retried with its request id until it is acknowledged or refused.
+type workload struct {
+	cl   *cluster
+	opts Options
+
+	ok, rejected, retries atomic.Uint64
+	killAt                atomic.Int64 // unix nanos of the SIGKILL, 0 before
+	firstOKAfterKill      atomic.Int64 // unix nanos, 0 until one
+
+	mu        sync.Mutex
+	latencies []time.Duration
+	err       error // first unexpected error
+}
+
+func newWorkload(cl *cluster, opts Options) *workload {
+	return &workload{cl: cl, opts: opts}
+}
+
+func account(i int) string { return fmt.Sprintf("acct-%03d", i) }
+
+// deposit funds every account, retrying each deposit with its request id.
+func (w *workload) deposit(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for i := range w.opts.Accounts {
+		req := client.DepositRequest{RequestID: client.NewRequestID(), Account: account(i), Amount: w.opts.InitialBalance}
+		if _, err := retry(dctx, func() (client.WriteResponse, error) { return w.cl.any.Deposit(dctx, req) }); err != nil {
+			return fmt.Errorf("deposit into %s: %w", req.Account, err)
+		}
+	}
+	return nil
+}
+
+// start runs the transfer clients until ctx ends; the returned channel is
+// closed when they all stopped.
+func (w *workload) start(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range w.opts.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := w.cl.clientFrom(i)
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			for ctx.Err() == nil {
+				w.transfer(ctx, c, rng)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// transfer performs one random transfer to completion: acknowledged,
+// refused for insufficient funds, or abandoned because the workload ended.
+func (w *workload) transfer(ctx context.Context, c *client.Client, rng *rand.Rand) {
+	from := rng.IntN(w.opts.Accounts)
+	to := (from + 1 + rng.IntN(w.opts.Accounts-1)) % w.opts.Accounts
+	req := client.TransferRequest{
+		RequestID: client.NewRequestID(),
+		From:      account(from), To: account(to),
+		Amount: 1 + rng.Int64N(w.opts.InitialBalance/4+1),
+	}
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := c.Transfer(actx, req)
+		cancel()
+		switch {
+		case err == nil:
+			w.ok.Add(1)
+			now := time.Now()
+			if k := w.killAt.Load(); k != 0 && start.UnixNano() > k {
+				w.firstOKAfterKill.CompareAndSwap(0, now.UnixNano())
+			}
+			w.mu.Lock()
+			w.latencies = append(w.latencies, now.Sub(start))
+			w.mu.Unlock()
+			return
+		case client.CodeOf(err) == client.CodeInsufficientFunds:
+			w.rejected.Add(1)
+			return
+		case ctx.Err() != nil:
+			return // the workload ended; this transfer's fate does not matter to the checks
+		case client.IsRetryable(err) || errors.Is(err, client.ErrNoResponse) || errors.Is(err, context.DeadlineExceeded):
+			w.retries.Add(1)
+			backoff := time.Duration(min(attempt+1, 10)) * 20 * time.Millisecond
+			if sleepCtx(ctx, backoff) != nil {
+				return
+			}
+		default:
+			w.fail(fmt.Errorf("transfer %s -> %s refused unexpectedly: %w", req.From, req.To, err))
+			return
+		}
+	}
+}
+
+func (w *workload) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+func (w *workload) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *workload) markKill(t time.Time) { w.killAt.Store(t.UnixNano()) }
+
+// recovery returns the time from the kill to the first acknowledged
+// transfer that was sent after it.
+func (w *workload) recovery() (time.Duration, bool) {
+	k, ok := w.killAt.Load(), w.firstOKAfterKill.Load()
+	if k == 0 || ok == 0 {
+		return 0, false
+	}
+	return time.Duration(ok - k), true
+}
+
+func (w *workload) percentile(p float64) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.latencies) == 0 {
+		return 0
+	}
+	s := slices.Clone(w.latencies)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+// progress prints the workload's live progress line.
+type progress struct {
+	out   io.Writer
+	live  bool
+	w     *workload
+	start time.Time
+	last  time.Time
+	width int
+}
+
+func newProgress(out io.Writer, live bool, w *workload, start time.Time) *progress {
+	return &progress{out: out, live: live, w: w, start: start}
+}
+
+// note prints an event on its own line.
+func (p *progress) note(s string) {
+	p.clear()
+	fmt.Fprintf(p.out, "[%5.1fs] %s\n", time.Since(p.start).Seconds(), s)
+}
+
+func (p *progress) line(leader string) string {
+	el := time.Since(p.start).Seconds()
+	ok := p.w.ok.Load()
+	if leader == "" {
+		leader = "none"
+	}
+	return fmt.Sprintf("[%5.1fs] transfers: %d ok (%.0f/s), %d rejected, %d retries | leader %s",
+		el, ok, float64(ok)/max(el, 0.001), p.w.rejected.Load(), p.w.retries.Load(), leader)
+}
+
+func (p *progress) update(leader string) {
+	now := time.Now()
+	if p.live {
+		if now.Sub(p.last) < 200*time.Millisecond {
+			return
+		}
+		p.last = now
+		s := p.line(leader)
+		pad := ""
+		if len(s) < p.width {
+			pad = strings.Repeat(" ", p.width-len(s))
+		}
+		p.width = len(s)
+		fmt.Fprintf(p.out, "\r%s%s", s, pad)
+		return
+	}
+	if now.Sub(p.last) < time.Second {
+		return
+	}
+	p.last = now
+	fmt.Fprintln(p.out, p.line(leader))
+}
+
+func (p *progress) clear() {
+	if p.live && p.width > 0 {
+		fmt.Fprintf(p.out, "\r%s\r", strings.Repeat(" ", p.width))
+		p.width = 0
+	}
+}
+
+func (p *progress) finish(leader string) {
+	p.clear()
+	fmt.Fprintln(p.out, p.line(leader))
+}

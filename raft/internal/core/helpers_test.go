@@ -83,3 +83,5 @@ func makeLeader(t *testing.T, rn *RawNode, st *memStorage) []wire.Message {
 	}
 	return drain(t, rn, st)
 }
+
+func wireEntry(data string) wire.Entry { return wire.Entry{Data: []byte(data)} }

@@ -87,13 +87,27 @@ func (r *raft) pruneConfigs() {
 	}
 	if i > 0 {
 		r.confs = append(r.confs[:0], r.confs[i:]...)
+		// Servers only the pruned configurations had are now gone.
+		r.applyConfig()
 	}
 }
 
 // applyConfig puts the newest configuration in force.
 func (r *raft) applyConfig() {
 	c, idx := r.config()
-	r.trk.SetConfig(c, r.log.lastIndex()+1)
+	// Servers of the older configurations still in play (the committed
+	// base and any pending one) stay replication targets until the newest
+	// configuration commits, so a removed server receives the entry that
+	// removes it and stops campaigning.
+	var leaving []wire.NodeID
+	for _, ce := range r.confs[:max(len(r.confs)-1, 0)] {
+		for _, s := range ce.cfg.Servers {
+			if _, ok := c.Server(s.ID); !ok {
+				leaving = append(leaving, s.ID)
+			}
+		}
+	}
+	r.trk.SetConfig(c, leaving, r.log.lastIndex()+1)
 	r.logger.Debug("configuration in force", "index", idx, "voters", len(r.trk.Voters),
 		"members", len(r.trk.IDs))
 	if r.state == StateLeader {

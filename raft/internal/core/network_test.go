@@ -16,8 +16,10 @@ type testNode struct {
 	hs      wire.HardState
 	applied []wire.Entry
 	reads   []ReadState
-	// stallDisk keeps Entries handed out but never written or acked.
+	// stallDisk queues each Ready's writes in stalled instead of
+	// completing them; they complete in order once it is cleared.
 	stallDisk bool
+	stalled   []Ready
 }
 
 // network routes Readys between test nodes: it persists Entries and
@@ -109,18 +111,31 @@ func (nw *network) node(id wire.NodeID) *testNode { return nw.nodes[id] }
 // handle processes one node's Ready, if any. It reports whether there
 // was one.
 func (nw *network) handle(n *testNode) bool {
+	if !n.stallDisk && len(n.stalled) > 0 {
+		// The disk recovers: the queued writes complete in order.
+		queued := n.stalled
+		n.stalled = nil
+		for _, rd := range queued {
+			nw.persist(n, rd)
+		}
+		return true
+	}
 	if !n.rn.HasReady() {
 		return false
 	}
 	rd := n.rn.Ready()
 	nw.send(rd.Messages...)
 	if n.stallDisk {
-		if len(rd.DurableMessages) > 0 || rd.Snapshot != nil || len(rd.CommittedEntries) > 0 {
-			// Harness keeps it simple: a stalled node only ever leads.
-			nw.t.Fatalf("%s: stalled disk with durable work", n.id)
-		}
+		n.stalled = append(n.stalled, rd)
 		return true
 	}
+	nw.persist(n, rd)
+	return true
+}
+
+// persist completes rd's writes, sends its durable messages, acknowledges
+// the writes and applies the committed entries.
+func (nw *network) persist(n *testNode, rd Ready) {
 	if rd.Snapshot != nil {
 		n.store.installSnapshot(*rd.Snapshot)
 	}
@@ -148,7 +163,6 @@ func (nw *network) handle(n *testNode) bool {
 		n.applied = append(n.applied, e)
 	}
 	n.reads = append(n.reads, rd.ReadStates...)
-	return true
 }
 
 func (nw *network) send(msgs ...wire.Message) {

@@ -98,6 +98,14 @@ func newRaft(c Config) (*raft, error) {
 			ErrInvalidConfig, hs.Commit, r.log.lastIndex())
 	}
 	r.term, r.vote = hs.Term, hs.Vote
+	if lt := r.log.lastTerm(); lt > r.term {
+		// Entries of a later term became durable but the hard state of
+		// that term did not (a crash between the two writes). Our term is
+		// at least the term of any entry we hold; no vote of that term
+		// left this node, since vote answers wait for the hard state.
+		r.logger.Warn("log holds a term newer than the hard state", "hard-state-term", r.term, "last-term", lt)
+		r.term, r.vote = lt, None
+	}
 	r.log.committed = max(r.log.committed, hs.Commit)
 	if err := r.loadConfigs(); err != nil {
 		return nil, err

@@ -76,7 +76,10 @@ func (r *raft) checkPeerMessage(m wire.Message) error {
 	}
 	// A server being added learns of the cluster from its leader before it
 	// knows the configuration that includes it.
-	leaderMsg := m.Type == wire.MsgApp || m.Type == wire.MsgHeartbeat || m.Type == wire.MsgSnap
+	// A leader that removed itself hands over with MsgTimeoutNow to a
+	// server whose configuration no longer lists it.
+	leaderMsg := m.Type == wire.MsgApp || m.Type == wire.MsgHeartbeat || m.Type == wire.MsgSnap ||
+		m.Type == wire.MsgTimeoutNow
 	if leaderMsg && m.Term >= r.term {
 		return nil
 	}

@@ -38,25 +38,34 @@ func New(window int) *Tracker {
 	}
 }
 
-// SetConfig makes c the configuration in force. Members that stay keep
+// SetConfig makes c the configuration in force. Leaving lists servers of
+// older, not yet superseded configurations that c no longer has: they keep
+// a progress (so the leader still replicates to them, and they learn of
+// their removal) but never count towards any quorum. Members that stay keep
 // their progress (with their role updated); new members start probing at
-// next; removed members are forgotten.
-func (t *Tracker) SetConfig(c wire.Configuration, next uint64) {
+// next; everyone else is forgotten.
+func (t *Tracker) SetConfig(c wire.Configuration, leaving []wire.NodeID, next uint64) {
 	t.Config = c.Clone()
 	t.IDs = t.IDs[:0]
 	for _, s := range c.Servers {
 		t.IDs = append(t.IDs, s.ID)
 	}
+	for _, id := range leaving {
+		if _, ok := c.Server(id); !ok && !slices.Contains(t.IDs, id) {
+			t.IDs = append(t.IDs, id)
+		}
+	}
 	slices.Sort(t.IDs)
 	t.Voters = c.Voters()
 	for id := range t.Progress {
-		if _, ok := c.Server(id); !ok {
+		if !slices.Contains(t.IDs, id) {
 			delete(t.Progress, id)
 		}
 	}
-	for _, s := range c.Servers {
-		learner := s.Role == wire.Learner
-		if pr, ok := t.Progress[s.ID]; ok {
+	for _, id := range t.IDs {
+		s, inConfig := c.Server(id)
+		learner := !inConfig || s.Role == wire.Learner
+		if pr, ok := t.Progress[id]; ok {
 			pr.IsLearner = learner
 			continue
 		}
@@ -64,7 +73,7 @@ func (t *Tracker) SetConfig(c wire.Configuration, next uint64) {
 		// A new member gets one election timeout of grace before it counts
 		// as inactive for check-quorum.
 		pr.RecentActive = true
-		t.Progress[s.ID] = pr
+		t.Progress[id] = pr
 	}
 }
 
@@ -86,7 +95,8 @@ func (t *Tracker) IsVoter(id wire.NodeID) bool {
 	return ok
 }
 
-// IsMember reports whether id is a voter or learner.
+// IsMember reports whether id is a voter, a learner or a leaving server
+// (one the leader still replicates to).
 func (t *Tracker) IsMember(id wire.NodeID) bool {
 	_, ok := t.Progress[id]
 	return ok

@@ -142,7 +142,9 @@ func newMsgDecoder() *msgDecoder {
 func (d *msgDecoder) decode(payload []byte) (m wire.Message, err error) {
 	d.dec.ResetBytes(payload)
 	if err := d.dec.Decode(&m); err != nil {
-		return wire.Message{}, fmt.Errorf("%w: %w", ErrBadMessage, err)
+		// %v, not %w: a decoder's io.EOF means a short payload, and must
+		// not read as the peer hanging up.
+		return wire.Message{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
 	}
 	if n := d.dec.NumBytesRead(); n != len(payload) {
 		return wire.Message{}, fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(payload)-n)

@@ -23,15 +23,7 @@ func (l *limiter) wait(ctx context.Context, n int) error {
 	if l == nil || l.rate <= 0 || n <= 0 {
 		return nil
 	}
-	l.mu.Lock()
-	now := time.Now()
-	if l.next.Before(now) {
-		l.next = now
-	}
-	at := l.next
-	l.next = l.next.Add(time.Duration(int64(n) * int64(time.Second) / l.rate))
-	l.mu.Unlock()
-	d := time.Until(at)
+	d := time.Until(l.reserve(time.Now(), n))
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -43,4 +35,17 @@ func (l *limiter) wait(ctx context.Context, n int) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// reserve books n bytes and returns when they may be sent, given the time
+// now.
+func (l *limiter) reserve(now time.Time, n int) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	at := l.next
+	l.next = l.next.Add(time.Duration(int64(n) * int64(time.Second) / l.rate))
+	return at
 }

@@ -29,7 +29,7 @@ const (
 // testCluster is a cluster of real Nodes over the in-memory transport,
 // with in-memory log and snapshot stores that survive a node's restart.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	net   *inmem.Network
 	ids   []wire.NodeID
 	nodes map[wire.NodeID]*testNode
@@ -63,7 +63,7 @@ func withStores(stores map[wire.NodeID]logstore.Store) clusterOpt {
 	}
 }
 
-func testLogger(t *testing.T) hclog.Logger {
+func testLogger(t testing.TB) hclog.Logger {
 	if os.Getenv("MANDATE_TEST_LOG") == "" {
 		return hclog.NewNullLogger()
 	}
@@ -73,7 +73,7 @@ func testLogger(t *testing.T) hclog.Logger {
 // newTestCluster creates size nodes n1..n<size>. Unless started with
 // pre-filled stores, every node is bootstrapped with the same voters.
 // Nothing runs until start.
-func newTestCluster(t *testing.T, size int, opts ...clusterOpt) *testCluster {
+func newTestCluster(t testing.TB, size int, opts ...clusterOpt) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, net: inmem.NewNetwork(1), nodes: map[wire.NodeID]*testNode{}}
 	for i := 1; i <= size; i++ {
@@ -180,7 +180,7 @@ func (c *testCluster) running() []wire.NodeID {
 
 // waitFor polls cond until it holds, failing the test after a generous
 // deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitDeadline)
 	for !cond() {

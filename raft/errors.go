@@ -92,3 +92,7 @@ func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
 func notCommitted(cause error) error { return &NotCommittedError{Cause: cause} }
 
 func outcomeUnknown(cause error) error { return &OutcomeUnknownError{Cause: cause} }
+
+// IsRetryable reports whether err says a command was definitely not
+// committed, so that proposing it again cannot apply it twice.
+func IsRetryable(err error) bool { return errors.Is(err, ErrNotCommitted) }

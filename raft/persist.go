@@ -55,6 +55,7 @@ type persister struct {
 	// one by its commit index only.
 	latest    wire.HardState
 	lastWrite time.Time
+	msgs      []wire.Message // reused buffer of DurableMessages
 }
 
 // write makes a group of Readys durable with one log write (and at most
@@ -66,7 +67,7 @@ func (p *persister) write(batch []persistItem) error {
 	var (
 		acc     entryAccumulator
 		hs      wire.HardState
-		msgs    []wire.Message
+		msgs    = p.msgs[:0]
 		snap    *wire.SnapshotMeta
 		lastEnt *wire.Entry
 	)
@@ -103,6 +104,8 @@ func (p *persister) write(batch []persistItem) error {
 	for _, m := range msgs {
 		n.trans.Send(m)
 	}
+	clear(msgs)
+	p.msgs = msgs[:0]
 	if snap != nil {
 		s := *snap
 		n.stepLocal(wire.Message{Type: wire.MsgStorageSnapResp, Index: s.Index, LogTerm: s.Term, Snapshot: &s})

@@ -236,18 +236,19 @@ func (s *logStorage) append(ents []wire.Entry) error {
 	return nil
 }
 
-// trimCache drops the oldest cached entries beyond the cache bounds.
+// trimCache drops the oldest cached entries once the cache exceeds its
+// bounds by a quarter, down to three quarters of them, so that the copy
+// (which lets dropped entries be freed) is paid rarely.
 func (s *logStorage) trimCache() {
+	if len(s.cache) <= cacheMaxEntries+cacheMaxEntries/4 && s.cacheBytes <= cacheMaxBytes+cacheMaxBytes/4 {
+		return
+	}
 	drop := 0
-	for len(s.cache)-drop > 1 && (len(s.cache)-drop > cacheMaxEntries || s.cacheBytes > cacheMaxBytes) {
+	for len(s.cache)-drop > 1 && (len(s.cache)-drop > cacheMaxEntries*3/4 || s.cacheBytes > cacheMaxBytes*3/4) {
 		s.cacheBytes -= s.cache[drop].Size()
 		drop++
 	}
-	if drop == 0 {
-		return
-	}
-	// Copy rather than reslice so that the dropped entries can be freed.
-	s.cache = append(make([]wire.Entry, 0, len(s.cache)-drop+cacheMaxEntries/4), s.cache[drop:]...)
+	s.cache = append(make([]wire.Entry, 0, cacheMaxEntries+cacheMaxEntries/4+1), s.cache[drop:]...)
 }
 
 // installSnapshot makes meta (already in the snapshot store) the base of

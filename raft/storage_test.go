@@ -81,12 +81,15 @@ func TestStorageAppendReplaceAndReadBack(t *testing.T) {
 func TestStorageReadsBelowTheCacheFromTheStore(t *testing.T) {
 	store := memory.New()
 	s := mustStorage(t, store, wire.SnapshotMeta{})
-	total := uint64(cacheMaxEntries + 100)
+	total := uint64(2 * cacheMaxEntries)
 	if err := s.append(ents(1, total, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.cache) > cacheMaxEntries {
-		t.Fatalf("cache holds %d entries, bound is %d", len(s.cache), cacheMaxEntries)
+	if limit := cacheMaxEntries + cacheMaxEntries/4; len(s.cache) > limit {
+		t.Fatalf("cache holds %d entries, bound is %d", len(s.cache), limit)
+	}
+	if s.cache[0].Index == 1 {
+		t.Fatal("the cache kept the oldest entries")
 	}
 	got, err := s.Entries(1, 4, 0)
 	if err != nil || len(got) != 3 || got[0].Index != 1 {

@@ -176,7 +176,9 @@ type LockReleaseRequest struct {
 	Token uint64 `json:"token"`
 }
 
-// Lock is a lock's state. A lock nobody holds has an empty Holder.
+// Lock is a lock's state. A lock nobody holds has an empty Holder. A
+// queued waiter learns that it was granted the lock by showing the lock or
+// repeating its acquire.
 type Lock struct {
 	Name string `json:"name"`
 	// Holder is the owner holding the lock, empty when free.
@@ -188,8 +190,11 @@ type Lock struct {
 	// clock as recorded in the log.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// Queued is true when an acquire with a wait was queued rather than
-	// granted.
-	Queued bool `json:"queued,omitempty"`
+	// granted; Position (1 = next) and WaitDeadline then describe the
+	// owner's place in the queue.
+	Queued       bool       `json:"queued,omitempty"`
+	Position     int        `json:"position,omitempty"`
+	WaitDeadline *time.Time `json:"wait_deadline,omitempty"`
 	// Waiters is the number of queued acquirers.
 	Waiters int `json:"waiters,omitempty"`
 }

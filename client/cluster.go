@@ -44,11 +44,26 @@ func (c *Client) RemoveMember(ctx context.Context, id string) (MembersResponse, 
 	return m, err
 }
 
-// TransferLeadership asks the leader to hand over to `to` (any up-to-date
-// voter when empty) and returns the new leader's id.
+// TransferLeadership asks the leader to hand over to `to` (the most
+// up-to-date other voter when empty) and returns the new leader's id. Only
+// the leader serves it, so the client first looks for the node that says
+// it leads among the addresses it knows.
 func (c *Client) TransferLeadership(ctx context.Context, to string) (TransferLeadershipResponse, error) {
 	var r TransferLeadershipResponse
-	err := c.do(ctx, http.MethodPost, "/v1/cluster/transfer-leadership", nil, TransferLeadershipRequest{To: to}, &r)
+	req := TransferLeadershipRequest{To: to}
+	if len(c.addrs) > 1 {
+		for _, a := range c.addrs {
+			if st, err := c.NodeStatus(ctx, a); err == nil && st.State == "Leader" {
+				one, err := New([]string{a}, WithHTTPClient(c.http))
+				if err != nil {
+					return r, err
+				}
+				err = one.do(ctx, http.MethodPost, "/v1/cluster/transfer-leadership", nil, req, &r)
+				return r, err
+			}
+		}
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/cluster/transfer-leadership", nil, req, &r)
 	return r, err
 }
 

@@ -45,6 +45,9 @@ const (
 	// CodeMembershipConflict (409): a membership change was refused, for
 	// example because another one is still in progress.
 	CodeMembershipConflict = "membership_conflict"
+	// CodeNotLeader (421): the request is served by the leader only
+	// (leadership transfer); the message names it.
+	CodeNotLeader = "not_leader"
 	// CodeNothingToSnapshot (409): the node has applied nothing to
 	// snapshot yet.
 	CodeNothingToSnapshot = "nothing_to_snapshot"

@@ -1,0 +1,363 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mandate-raft/mandate/examples/ledger"
+	"github.com/mandate-raft/mandate/examples/lock"
+	"github.com/mandate-raft/mandate/fsm"
+	"github.com/mandate-raft/mandate/logstore"
+	"github.com/mandate-raft/mandate/logstore/boltdb"
+	logmem "github.com/mandate-raft/mandate/logstore/memory"
+	"github.com/mandate-raft/mandate/raft"
+	"github.com/mandate-raft/mandate/snapshot"
+	snapfile "github.com/mandate-raft/mandate/snapshot/file"
+	snapmem "github.com/mandate-raft/mandate/snapshot/memory"
+	"github.com/mandate-raft/mandate/transport/tcp"
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// Options describe one node. The config package loads them from YAML
+// (see FromConfig); tests and the benchmark build them directly.
+type Options struct {
+	// NodeID names the node in the cluster. Required.
+	NodeID string
+	// DataDir holds the node's durable state: raft/ (the bolt log) and
+	// snapshots/. Required with the bolt store.
+	DataDir string
+	// FSM is the registered name of the state machine (fsm.Register);
+	// FSMOptions are handed to its factory.
+	FSM        string
+	FSMOptions map[string]any
+	// RaftBind is the address the Raft transport listens on; RaftAdvertise
+	// the one peers dial (default RaftBind).
+	RaftBind, RaftAdvertise string
+	// ClusterID names the cluster; peers of another cluster are refused.
+	// Default "mandate".
+	ClusterID string
+	// Bootstrap forms a new cluster of Peers on the first start. On later
+	// starts it is a no-op (the node keeps its state).
+	Bootstrap bool
+	// Peers are the founding members (including this node) for Bootstrap.
+	Peers []wire.Server
+	// Join lists HTTP addresses of running nodes to ask for membership on
+	// the first start.
+	Join []string
+	// HeartbeatTimeout and ElectionTimeout tune Raft (defaults 100 ms, 1 s).
+	HeartbeatTimeout, ElectionTimeout time.Duration
+	// Store is "bolt" (default; durable) or "memory" (for tests; state is
+	// lost on exit).
+	Store string
+	// SnapshotThreshold, SnapshotInterval, SnapshotRetain and TrailingLogs
+	// set the snapshot policy (zero: raft's defaults; retain 3).
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	SnapshotRetain    int
+	TrailingLogs      uint64
+	// UnsafeNoSync turns off fsync in the bolt store. Benchmarks only.
+	UnsafeNoSync bool
+	// HTTPBind is the API's listen address ("127.0.0.1:0" picks a port).
+	// Empty: no HTTP server (an embedded node).
+	HTTPBind string
+	// Logger is the node's root logger. Default: hclog at info on stderr.
+	Logger hclog.Logger
+	// Version is reported by /v1/status.
+	Version string
+}
+
+// ErrInvalidOptions is wrapped by every problem New finds in Options.
+var ErrInvalidOptions = errors.New("daemon: invalid options")
+
+// Daemon is one running node: its stores, transport, Raft node, FSM and
+// HTTP API. Create it with New, stop it with Shutdown.
+type Daemon struct {
+	opts    Options
+	log     hclog.Logger
+	fsm     fsm.FSM
+	store   logstore.Store
+	snaps   snapshot.Store
+	trans   *tcp.Transport
+	node    *raft.Node
+	replica *RaftReplica
+	server  *Server
+	httpSrv *http.Server
+	httpLn  net.Listener
+	httpErr chan error
+}
+
+// New opens the stores, starts the transport, the Raft node (bootstrapping
+// it if asked and new) and the HTTP API. On error everything opened so far
+// is closed again.
+func New(opts Options) (d *Daemon, err error) {
+	if opts.Logger == nil {
+		opts.Logger = hclog.New(&hclog.LoggerOptions{Name: "mandate", Level: hclog.Info})
+	}
+	if opts.ClusterID == "" {
+		opts.ClusterID = "mandate"
+	}
+	if opts.Store == "" {
+		opts.Store = "bolt"
+	}
+	if opts.RaftAdvertise == "" {
+		opts.RaftAdvertise = opts.RaftBind
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	d = &Daemon{opts: opts, log: opts.Logger.With("node-id", opts.NodeID), httpErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			d.closeAll(context.Background())
+		}
+	}()
+	factory, err := fsm.Lookup(opts.FSM)
+	if err != nil {
+		return nil, err
+	}
+	if d.fsm, err = factory(opts.FSMOptions); err != nil {
+		return nil, fmt.Errorf("daemon: build the %q FSM: %w", opts.FSM, err)
+	}
+	if err := d.openStores(); err != nil {
+		return nil, err
+	}
+	if d.trans, err = tcp.New(tcp.Config{
+		ID: wire.NodeID(opts.NodeID), ClusterID: opts.ClusterID,
+		BindAddr: opts.RaftBind, AdvertiseAddr: opts.RaftAdvertise,
+		Logger: opts.Logger.Named("transport"),
+	}); err != nil {
+		return nil, fmt.Errorf("daemon: start the raft transport on %s: %w", opts.RaftBind, err)
+	}
+	for _, p := range opts.Peers {
+		if string(p.ID) != opts.NodeID {
+			d.trans.SetPeer(p.ID, p.Address)
+		}
+	}
+	if d.node, err = raft.NewNode(raft.Config{
+		ID:                wire.NodeID(opts.NodeID),
+		HeartbeatTimeout:  opts.HeartbeatTimeout,
+		ElectionTimeout:   opts.ElectionTimeout,
+		SnapshotThreshold: opts.SnapshotThreshold,
+		SnapshotInterval:  opts.SnapshotInterval,
+		TrailingLogs:      opts.TrailingLogs,
+		Logger:            opts.Logger,
+	}, d.fsm, d.store, d.snaps, d.trans); err != nil {
+		return nil, fmt.Errorf("daemon: start the raft node: %w", err)
+	}
+	d.replica = NewRaftReplica(d.node)
+	if opts.Bootstrap {
+		err := d.node.Bootstrap(wire.Configuration{Servers: opts.Peers})
+		switch {
+		case errors.Is(err, raft.ErrAlreadyBootstrapped):
+			d.log.Info("node has state already; bootstrap skipped")
+		case err != nil:
+			return nil, fmt.Errorf("daemon: bootstrap: %w", err)
+		}
+	}
+	if opts.HTTPBind != "" {
+		if err := d.startHTTP(); err != nil {
+			return nil, err
+		}
+	}
+	if len(opts.Join) > 0 {
+		if err := d.join(); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (o Options) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
+	}
+	if o.NodeID == "" {
+		bad("node id is empty")
+	}
+	if o.RaftBind == "" {
+		bad("raft bind address is empty")
+	}
+	switch o.Store {
+	case "bolt":
+		if o.DataDir == "" {
+			bad("the bolt store needs a data directory")
+		}
+	case "memory":
+	default:
+		bad("store %q is neither bolt nor memory", o.Store)
+	}
+	if o.Bootstrap {
+		found := false
+		for _, p := range o.Peers {
+			found = found || string(p.ID) == o.NodeID
+		}
+		if !found {
+			bad("bootstrap needs this node (%q) among the peers", o.NodeID)
+		}
+		if err := (wire.Configuration{Servers: o.Peers}).Validate(); err != nil {
+			bad("peers: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) openStores() error {
+	if d.opts.Store == "memory" {
+		d.store, d.snaps = logmem.New(), snapmem.New(d.opts.SnapshotRetain)
+		return nil
+	}
+	if err := os.MkdirAll(d.opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("daemon: create data directory: %w", err)
+	}
+	var err error
+	if d.store, err = boltdb.Open(filepath.Join(d.opts.DataDir, "raft"), boltdb.Options{
+		Logger: d.opts.Logger.Named("logstore"), UnsafeNoSync: d.opts.UnsafeNoSync,
+	}); err != nil {
+		return fmt.Errorf("daemon: open the raft log: %w", err)
+	}
+	fs, err := snapfile.Open(filepath.Join(d.opts.DataDir, "snapshots"), snapfile.Options{
+		Retain: d.opts.SnapshotRetain, Logger: d.opts.Logger.Named("snapshots"),
+	})
+	if err != nil {
+		return fmt.Errorf("daemon: open the snapshot store: %w", err)
+	}
+	d.snaps = fs
+	return nil
+}
+
+// service returns the HTTP routes of the node's FSM, if it has some.
+func (d *Daemon) service() Service {
+	applied := func() uint64 { return d.replica.Status().Applied }
+	switch f := d.fsm.(type) {
+	case *ledger.Ledger:
+		return NewLedgerService(f, applied)
+	case *lock.Lock:
+		return NewLockService(f)
+	}
+	return nil
+}
+
+func (d *Daemon) startHTTP() error {
+	srv, err := NewServer(ServerConfig{
+		Replica: d.replica, Service: d.service(), FSMName: d.opts.FSM, Version: d.opts.Version,
+		Registry: prometheus.NewRegistry(), Logger: d.opts.Logger.Named("http"),
+	})
+	if err != nil {
+		return err
+	}
+	d.server = srv
+	ln, err := net.Listen("tcp", d.opts.HTTPBind)
+	if err != nil {
+		return fmt.Errorf("daemon: listen for HTTP on %s: %w", d.opts.HTTPBind, err)
+	}
+	d.httpLn = ln
+	d.httpSrv = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          d.opts.Logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	go func() { d.httpErr <- d.httpSrv.Serve(ln) }()
+	d.log.Info("HTTP API listening", "address", ln.Addr().String())
+	return nil
+}
+
+// HTTPAddr returns the address the API listens on ("" without one).
+func (d *Daemon) HTTPAddr() string {
+	if d.httpLn == nil {
+		return ""
+	}
+	return d.httpLn.Addr().String()
+}
+
+// RaftAddr returns the address the Raft transport listens on.
+func (d *Daemon) RaftAddr() string { return d.trans.Addr() }
+
+// Node returns the node's Raft runtime.
+func (d *Daemon) Node() *raft.Node { return d.node }
+
+// FSM returns the node's state machine.
+func (d *Daemon) FSM() fsm.FSM { return d.fsm }
+
+// Run blocks until ctx ends, the Raft node stops by itself (a fatal
+// error) or the HTTP server fails, then shuts the daemon down and returns
+// the reason (nil when ctx ended).
+func (d *Daemon) Run(ctx context.Context) error {
+	var cause error
+	select {
+	case <-ctx.Done():
+		d.log.Info("shutting down")
+	case <-d.node.Done():
+		cause = fmt.Errorf("daemon: the raft node stopped: %w", d.node.Err())
+	case err := <-d.httpErr:
+		cause = fmt.Errorf("daemon: HTTP server: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Shutdown(sctx); err != nil && cause == nil {
+		cause = err
+	}
+	return cause
+}
+
+// Shutdown stops the HTTP API (letting requests in flight finish until
+// ctx ends), the Raft node, the transport and the stores.
+func (d *Daemon) Shutdown(ctx context.Context) error { return d.closeAll(ctx) }
+
+func (d *Daemon) closeAll(ctx context.Context) error {
+	var errs []error
+	if d.httpSrv != nil {
+		if err := d.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+		}
+		d.httpSrv = nil
+	}
+	if d.node != nil {
+		if err := d.node.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+		}
+	}
+	if d.replica != nil {
+		d.replica.Close()
+		d.replica = nil
+	}
+	if d.trans != nil {
+		if err := d.trans.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("transport close: %w", err))
+		}
+		d.trans = nil
+	}
+	if d.store != nil {
+		if err := d.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("log store close: %w", err))
+		}
+		d.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// join asks the nodes in Options.Join to add this one as a voter, unless
+// it already has Raft state (a restart).
+func (d *Daemon) join() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := d.node.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("daemon: join: %w", err)
+	}
+	if st.LastIndex > 0 {
+		d.log.Info("node has state already; join skipped")
+		return nil
+	}
+	return joinCluster(d.opts.Join, d.opts.NodeID, d.opts.RaftAdvertise, d.log)
+}

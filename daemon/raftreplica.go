@@ -1,0 +1,217 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mandate-raft/mandate/client"
+	"github.com/mandate-raft/mandate/raft"
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// RaftReplica adapts a *raft.Node to the Replica the API drives: it maps
+// the runtime's errors onto the API's sentinels and counts leader changes
+// for the metrics.
+type RaftReplica struct {
+	node *raft.Node
+
+	leaderChanges atomic.Uint64
+	unobserve     func()
+	stopc         chan struct{}
+	wg            sync.WaitGroup
+}
+
+// NewRaftReplica wraps node. Call Close when done with it (before or
+// after the node's Shutdown).
+func NewRaftReplica(node *raft.Node) *RaftReplica {
+	r := &RaftReplica{node: node, stopc: make(chan struct{})}
+	ch := make(chan raft.LeaderChange, 64)
+	r.unobserve = node.Observe(ch)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		var last wire.NodeID
+		for {
+			select {
+			case lc := <-ch:
+				if lc.Leader != last {
+					last = lc.Leader
+					r.leaderChanges.Add(1)
+				}
+			case <-r.stopc:
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// Close stops observing the node.
+func (r *RaftReplica) Close() {
+	r.unobserve()
+	close(r.stopc)
+	r.wg.Wait()
+}
+
+// Node returns the wrapped node.
+func (r *RaftReplica) Node() *raft.Node { return r.node }
+
+// Apply implements Replica.
+func (r *RaftReplica) Apply(ctx context.Context, cmd []byte) (Applied, error) {
+	a, err := r.node.Apply(ctx, cmd)
+	if err != nil {
+		return Applied{}, mapApplyError(err)
+	}
+	return Applied{Index: a.Index, Term: a.Term, Result: a.Result}, nil
+}
+
+// mapApplyError classifies a raft.Node.Apply error.
+func mapApplyError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrOutcomeUnknown):
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	case errors.Is(err, raft.ErrNotLeader):
+		return fmt.Errorf("%w: %w", ErrNoLeader, err)
+	case errors.Is(err, raft.ErrNotCommitted):
+		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
+	case errors.Is(err, raft.ErrShutdown):
+		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
+	}
+	return err
+}
+
+// ReadBarrier implements Replica with raft.Node.Barrier, which confirms the
+// commit index with a quorum through the leader and waits until the local
+// FSM applied it.
+func (r *RaftReplica) ReadBarrier(ctx context.Context) error {
+	err := r.node.Barrier(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return fmt.Errorf("%w: %w", ErrNoLeader, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+}
+
+// Status implements Replica.
+func (r *RaftReplica) Status() ReplicaStatus {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := r.node.Stats(ctx)
+	if err != nil {
+		// Stopped or too busy to answer: report what is published without
+		// the event loop.
+		lead, addr := r.node.Leader()
+		state := r.node.State()
+		return ReplicaStatus{ID: r.node.ID(), State: state.String(), Leader: lead, LeaderAddress: addr,
+			LeaderChanges: r.leaderChanges.Load(), Stopped: state == raft.Shutdown}
+	}
+	return ReplicaStatus{
+		ID: st.ID, State: st.State.String(), Term: st.Term,
+		Leader: st.Leader, LeaderAddress: st.LeaderAddress,
+		Commit: st.Commit, Applied: st.Applied, LastIndex: st.LastIndex,
+		Config: st.Config, LeaderChanges: r.leaderChanges.Load(),
+		Stopped: st.State == raft.Shutdown,
+	}
+}
+
+// AddServer implements Replica. The runtime has no membership-change API
+// yet, so it reports ErrUnsupported rather than pretending.
+func (r *RaftReplica) AddServer(ctx context.Context, s wire.Server) error {
+	return fmt.Errorf("%w: adding server %q: the raft runtime offers no membership changes yet", ErrUnsupported, s.ID)
+}
+
+// RemoveServer implements Replica; see AddServer.
+func (r *RaftReplica) RemoveServer(ctx context.Context, id wire.NodeID) error {
+	return fmt.Errorf("%w: removing server %q: the raft runtime offers no membership changes yet", ErrUnsupported, id)
+}
+
+// TransferLeadership implements Replica on the leader: it picks a target
+// when none is given (the most up-to-date other voter), asks the core and
+// waits until a leader other than the old one is known. On a follower it
+// answers 421 not_leader naming the leader.
+func (r *RaftReplica) TransferLeadership(ctx context.Context, to wire.NodeID) (wire.NodeID, error) {
+	st, err := r.node.Stats(ctx)
+	if err != nil {
+		return wire.None, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if st.Leader == wire.None {
+		return wire.None, fmt.Errorf("%w: no leader to transfer from", ErrNoLeader)
+	}
+	if to != wire.None {
+		if !st.Config.IsVoter(to) {
+			if _, ok := st.Config.Server(to); !ok {
+				return wire.None, fmt.Errorf("%w: %q", ErrUnknownMember, to)
+			}
+			return wire.None, &apiError{status: http.StatusBadRequest, code: client.CodeInvalidArgument,
+				message: fmt.Sprintf("%q is a learner; only a voter can lead", to)}
+		}
+		if to == st.Leader {
+			return to, nil // already there
+		}
+	} else {
+		to = pickTransferee(st)
+		if to == wire.None {
+			return wire.None, fmt.Errorf("%w: no other voter to hand leadership to", ErrMembershipConflict)
+		}
+	}
+	if st.State != raft.Leader {
+		// The request must reach the leader's core; a follower's forward
+		// of it is not dependable, so the caller is sent to the leader.
+		return wire.None, &apiError{status: http.StatusMisdirectedRequest, code: client.CodeNotLeader,
+			message: fmt.Sprintf("leadership transfers are served by the leader, %q (raft address %s); this node is %q",
+				st.Leader, st.LeaderAddress, st.ID)}
+	}
+	old := st.Leader
+	if err := r.node.TransferLeadership(ctx, to); err != nil {
+		return wire.None, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	for {
+		if lead, _ := r.node.Leader(); lead != wire.None && lead != old {
+			return lead, nil
+		}
+		select {
+		case <-ctx.Done():
+			return wire.None, fmt.Errorf("%w: leadership did not move from %q to %q in time: %w", ErrUnavailable, old, to, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func pickTransferee(st raft.Stats) wire.NodeID {
+	best, bestMatch := wire.None, uint64(0)
+	for _, id := range st.Config.Voters() {
+		if id == st.Leader {
+			continue
+		}
+		match := uint64(0)
+		if p, ok := st.Progress[id]; ok {
+			match = p.Match
+		}
+		if best == wire.None || match > bestMatch {
+			best, bestMatch = id, match
+		}
+	}
+	return best
+}
+
+// Snapshot implements Replica.
+func (r *RaftReplica) Snapshot(ctx context.Context) (wire.SnapshotMeta, error) {
+	meta, err := r.node.Snapshot(ctx)
+	switch {
+	case err == nil:
+		return meta, nil
+	case errors.Is(err, raft.ErrNothingToSnapshot):
+		return meta, &apiError{status: http.StatusConflict, code: client.CodeNothingToSnapshot, message: err.Error()}
+	case errors.Is(err, raft.ErrShutdown):
+		return meta, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return meta, err
+}

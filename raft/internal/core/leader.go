@@ -177,6 +177,12 @@ func (r *raft) handleAppendResp(m wire.Message, pr *tracker.Progress) {
 func (r *raft) handleAppendReject(m wire.Message, pr *tracker.Progress) {
 	r.logger.Debug("append rejected", "from", m.From, "index", m.Index,
 		"hint-index", m.RejectHint, "hint-term", m.LogTerm, "progress", pr.String())
+	if m.Index <= pr.Match {
+		// Stale, or the follower lost entries it acknowledged as durable;
+		// either way backing off below Match cannot help.
+		r.logger.Debug("ignoring rejection at or below match", "from", m.From, "index", m.Index, "match", pr.Match)
+		return
+	}
 	next := m.RejectHint
 	if m.LogTerm > 0 {
 		// The follower's entry at RejectHint has term LogTerm. Every entry

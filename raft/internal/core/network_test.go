@@ -20,6 +20,10 @@ type testNode struct {
 	// completing them; they complete in order once it is cleared.
 	stallDisk bool
 	stalled   []Ready
+	// asyncDisk also queues writes, completed by flush at the test's pace.
+	asyncDisk bool
+	// appliedIndex is the index of the last entry applied (or snapshot).
+	appliedIndex uint64
 }
 
 // network routes Readys between test nodes: it persists Entries and
@@ -37,6 +41,10 @@ type network struct {
 	inbox []wire.Message
 	// sent records every message sent, for assertions.
 	sent []wire.Message
+	// onApply, when set, sees every entry a node applies.
+	onApply func(n *testNode, e wire.Entry)
+	// noRecord turns off recording in sent (long randomized runs).
+	noRecord bool
 }
 
 func voters(ids ...wire.NodeID) wire.Configuration {
@@ -90,7 +98,7 @@ func (nw *network) add(id wire.NodeID, st *memStorage, hs wire.HardState, opt fu
 	if err != nil {
 		nw.t.Fatalf("NewRawNode(%s): %v", id, err)
 	}
-	n := &testNode{id: id, rn: rn, store: st, hs: hs}
+	n := &testNode{id: id, rn: rn, store: st, hs: hs, appliedIndex: st.snap.Index}
 	nw.nodes[id] = n
 	if !slices.Contains(nw.ids, id) {
 		nw.ids = append(nw.ids, id)
@@ -111,7 +119,7 @@ func (nw *network) node(id wire.NodeID) *testNode { return nw.nodes[id] }
 // handle processes one node's Ready, if any. It reports whether there
 // was one.
 func (nw *network) handle(n *testNode) bool {
-	if !n.stallDisk && len(n.stalled) > 0 {
+	if !n.stallDisk && !n.asyncDisk && len(n.stalled) > 0 {
 		// The disk recovers: the queued writes complete in order.
 		queued := n.stalled
 		n.stalled = nil
@@ -125,7 +133,7 @@ func (nw *network) handle(n *testNode) bool {
 	}
 	rd := n.rn.Ready()
 	nw.send(rd.Messages...)
-	if n.stallDisk {
+	if n.stallDisk || n.asyncDisk {
 		n.stalled = append(n.stalled, rd)
 		return true
 	}
@@ -149,6 +157,7 @@ func (nw *network) persist(n *testNode, rd Ready) {
 			nw.t.Fatal(err)
 		}
 		n.applied = nil // the FSM restarts from the snapshot
+		n.appliedIndex = rd.Snapshot.Index
 	}
 	if k := len(rd.Entries); k > 0 {
 		last := rd.Entries[k-1]
@@ -157,16 +166,32 @@ func (nw *network) persist(n *testNode, rd Ready) {
 		}
 	}
 	for _, e := range rd.CommittedEntries {
-		if k := len(n.applied); k > 0 && n.applied[k-1].Index+1 != e.Index {
-			nw.t.Fatalf("%s applied %d after %d", n.id, e.Index, n.applied[k-1].Index)
+		if e.Index != n.appliedIndex+1 {
+			nw.t.Fatalf("%s applied %d after %d", n.id, e.Index, n.appliedIndex)
 		}
+		n.appliedIndex = e.Index
 		n.applied = append(n.applied, e)
+		if nw.onApply != nil {
+			nw.onApply(n, e)
+		}
 	}
 	n.reads = append(n.reads, rd.ReadStates...)
 }
 
+// flush completes the first k queued writes of n.
+func (nw *network) flush(n *testNode, k int) {
+	k = min(k, len(n.stalled))
+	queued := n.stalled[:k]
+	n.stalled = n.stalled[k:]
+	for _, rd := range queued {
+		nw.persist(n, rd)
+	}
+}
+
 func (nw *network) send(msgs ...wire.Message) {
-	nw.sent = append(nw.sent, msgs...)
+	if !nw.noRecord {
+		nw.sent = append(nw.sent, msgs...)
+	}
 	nw.inbox = append(nw.inbox, msgs...)
 }
 
@@ -175,6 +200,18 @@ func (nw *network) stabilize() {
 	nw.t.Helper()
 	for i := 0; ; i++ {
 		if i > 100000 {
+			for _, m := range nw.inbox[:min(20, len(nw.inbox))] {
+				nw.t.Log(m.String())
+			}
+			for _, id := range nw.ids {
+				n := nw.nodes[id]
+				if n.rn.HasReady() {
+					r := n.rn.raft
+					nw.t.Logf("%s has ready: soft %v/%v hard %v/%v ents %d committed %v applied %d commit %d stable %d first %d stalled %d",
+						id, r.softState(), n.rn.prevSoft, r.hardState(), n.rn.prevHard, len(r.log.unstable.nextEntries()),
+						r.log.hasNextCommittedEntries(), r.log.applied, r.log.committed, r.log.stableIndex(), r.log.firstIndex(), len(n.stalled))
+				}
+			}
 			nw.t.Fatal("network does not stabilize")
 		}
 		moved := false

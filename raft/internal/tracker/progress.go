@@ -142,8 +142,11 @@ func (pr *Progress) MaybeDecrTo(rejected, hint uint64) bool {
 		pr.Next = pr.Match + 1
 		return true
 	}
-	// While probing only the answer to the last probe counts.
-	if pr.Next-1 != rejected {
+	// While probing only the answer to the last probe counts. A rejection
+	// at or below Match can only come from a follower that lost entries it
+	// had acknowledged as durable: backing off below Match would not help
+	// (and would loop), so it is ignored like a stale answer.
+	if pr.Next-1 != rejected || rejected <= pr.Match {
 		return false
 	}
 	pr.Next = max(min(rejected, hint+1), pr.Match+1)

@@ -1,0 +1,192 @@
+package core
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/mandate-raft/mandate/wire"
+)
+
+// TestRandomizedClusterKeepsSafety drives small clusters through random
+// ticks, proposals, partitions, message loss, delay and duplication,
+// asynchronous disks, crashes that lose unwritten data, and compaction,
+// checking Raft's safety properties after every step and convergence at
+// the end. MANDATE_CORE_CHAOS_SEEDS raises the number of seeds.
+func TestRandomizedClusterKeepsSafety(t *testing.T) {
+	seeds := 12
+	if v, err := strconv.Atoi(os.Getenv("MANDATE_CORE_CHAOS_SEEDS")); err == nil {
+		seeds = v
+	}
+	for seed := 0; seed < seeds; seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { runChaos(t, uint64(seed), 1500) })
+	}
+}
+
+type chaos struct {
+	t   *testing.T
+	rng *rand.Rand
+	nw  *network
+	opt func(*Config)
+	// leaders maps each term to the node that led it.
+	leaders map[uint64]wire.NodeID
+	// committed maps each applied index to the entry applied there.
+	committed map[uint64]wire.Entry
+	// durableCommit is each node's highest persisted commit index.
+	durableCommit map[wire.NodeID]uint64
+	proposed      int
+}
+
+func runChaos(t *testing.T, seed uint64, steps int) {
+	rng := rand.New(rand.NewPCG(seed, 42))
+	n := 3 + 2*rng.IntN(2)
+	preVote, checkQuorum := rng.IntN(2) == 0, rng.IntN(2) == 0
+	opt := func(c *Config) {
+		c.PreVote, c.CheckQuorum = preVote, checkQuorum
+		c.Seed = int64(seed)
+		c.MaxInflightMsgs = 4
+		c.MaxSizePerMsg = 256
+	}
+	c := &chaos{t: t, rng: rng, opt: opt, leaders: map[uint64]wire.NodeID{},
+		committed: map[uint64]wire.Entry{}, durableCommit: map[wire.NodeID]uint64{}}
+	c.nw = newNetwork(t, ids(n), opt)
+	c.nw.noRecord = true
+	c.nw.onApply = c.checkApply
+	for _, id := range c.nw.ids {
+		c.nw.node(id).asyncDisk = rng.IntN(2) == 0
+	}
+	for i := 0; i < steps; i++ {
+		c.step()
+		c.check()
+	}
+	c.converge()
+	c.t.Logf("%d nodes pre-vote=%v check-quorum=%v: %d proposals accepted, %d entries applied, %d terms with a leader",
+		n, preVote, checkQuorum, c.proposed, len(c.committed), len(c.leaders))
+	if c.proposed == 0 || len(c.committed) < 10 {
+		t.Fatalf("run exercised too little: %d proposals, %d entries applied", c.proposed, len(c.committed))
+	}
+}
+
+func (c *chaos) randomNode() *testNode { return c.nw.node(c.nw.ids[c.rng.IntN(len(c.nw.ids))]) }
+
+func (c *chaos) step() {
+	nw := c.nw
+	switch r := c.rng.IntN(100); {
+	case r < 45:
+		for _, id := range nw.ids {
+			nw.node(id).rn.Tick()
+		}
+	case r < 75:
+		n := c.randomNode()
+		if n.rn.Propose(wire.Entry{Data: []byte(fmt.Sprint("v", c.proposed))}) == nil {
+			c.proposed++
+		}
+	case r < 78:
+		// Partition: a random set of links is cut.
+		clear(nw.cut)
+		for _, a := range nw.ids {
+			for _, b := range nw.ids {
+				if a != b && c.rng.IntN(4) == 0 {
+					nw.cut[[2]wire.NodeID{a, b}] = true
+				}
+			}
+		}
+	case r < 82:
+		clear(nw.cut)
+	case r < 84:
+		// Crash: whatever was not written is lost.
+		n := c.randomNode()
+		async := n.asyncDisk
+		n2 := nw.restart(n.id, c.opt)
+		n2.asyncDisk = async
+	case r < 85:
+		// Compact the log up to what is applied.
+		n := c.randomNode()
+		if n.appliedIndex > n.store.snap.Index && n.appliedIndex <= n.store.LastIndex() && len(n.stalled) == 0 {
+			n.store.compact(n.appliedIndex, voters(nw.ids...))
+		}
+	}
+	// Writes complete at random.
+	for _, id := range nw.ids {
+		n := nw.node(id)
+		if len(n.stalled) > 0 && c.rng.IntN(3) == 0 {
+			nw.flush(n, 1+c.rng.IntN(len(n.stalled)))
+		}
+	}
+	// Readys are collected; messages are delivered, lost, delayed or
+	// duplicated.
+	for _, id := range nw.ids {
+		nw.handle(nw.node(id))
+	}
+	msgs := nw.inbox
+	nw.inbox = nil
+	for _, m := range msgs {
+		switch r := c.rng.IntN(100); {
+		case r < 5:
+		case r < 15:
+			nw.inbox = append(nw.inbox, m)
+		case r < 17:
+			nw.deliver(m)
+			nw.deliver(m)
+		default:
+			nw.deliver(m)
+		}
+	}
+}
+
+func (c *chaos) checkApply(n *testNode, e wire.Entry) {
+	if prev, ok := c.committed[e.Index]; ok {
+		if prev.Term != e.Term || string(prev.Data) != string(e.Data) || prev.Type != e.Type {
+			c.t.Fatalf("%s applied (%d, %d, %q) where (%d, %d, %q) was applied", n.id,
+				e.Index, e.Term, e.Data, prev.Index, prev.Term, prev.Data)
+		}
+		return
+	}
+	c.committed[e.Index] = e
+}
+
+func (c *chaos) check() {
+	for _, id := range c.nw.ids {
+		n := c.nw.node(id)
+		st := n.rn.Status()
+		if st.SoftState.State == StateLeader {
+			if l, ok := c.leaders[st.HardState.Term]; ok && l != id {
+				c.t.Fatalf("two leaders in term %d: %s and %s", st.HardState.Term, l, id)
+			}
+			c.leaders[st.HardState.Term] = id
+		}
+		if n.hs.Commit < c.durableCommit[id] {
+			c.t.Fatalf("%s durable commit went back from %d to %d", id, c.durableCommit[id], n.hs.Commit)
+		}
+		c.durableCommit[id] = n.hs.Commit
+	}
+}
+
+// converge heals everything and checks that the cluster agrees.
+func (c *chaos) converge() {
+	nw := c.nw
+	clear(nw.cut)
+	for _, id := range nw.ids {
+		nw.node(id).asyncDisk = false
+	}
+	nw.stabilize()
+	nw.tickUntil(500, func() bool { return nw.leader() != None })
+	lead := nw.leader()
+	for lead != None && nw.node(lead).rn.Propose(wire.Entry{Data: []byte("final")}) != nil {
+		nw.tick()
+		lead = nw.leader()
+	}
+	nw.tickUntil(500, func() bool {
+		want := nw.commit(lead)
+		for _, id := range nw.ids {
+			if nw.commit(id) != want || nw.node(id).appliedIndex != want {
+				return false
+			}
+		}
+		return true
+	})
+	c.check()
+	nw.checkLogsMatch()
+}

@@ -65,7 +65,8 @@ type Node struct {
 	ctx      context.Context // cancelled when the node stops
 	cancel   context.CancelFunc
 	stopOnce sync.Once
-	stopc    chan struct{} // closed when the node stops
+	stopc    chan struct{} // closed when the node starts stopping
+	done     chan struct{} // closed when every goroutine has ended
 	wg       sync.WaitGroup
 	fatalMu  sync.Mutex
 	fatal    error
@@ -115,6 +116,7 @@ func NewNode(cfg Config, f fsm.FSM, store logstore.Store, snaps snapshot.Store, 
 		peers:     map[wire.NodeID]string{},
 		observers: map[int]chan<- LeaderChange{},
 		stopc:     make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 
@@ -142,9 +144,10 @@ func NewNode(cfg Config, f fsm.FSM, store logstore.Store, snaps snapshot.Store, 
 	go n.run()
 	go n.runPersist()
 	go app.run()
+	go n.reap()
 	if err := trans.Start(n); err != nil {
 		n.stop(fmt.Errorf("start transport: %w", err))
-		n.wg.Wait()
+		<-n.done
 		return nil, fmt.Errorf("start transport: %w", err)
 	}
 	n.log.Info("node started", "term", hs.Term, "commit", hs.Commit, "snapshot-index", snap.Index,
@@ -356,6 +359,19 @@ func (n *Node) stoppedErr() error {
 	return ErrShutdown
 }
 
+// reap waits for the node to stop, for whatever reason, and for its
+// goroutines to end, then answers every caller still waiting.
+func (n *Node) reap() {
+	<-n.stopc
+	n.wg.Wait()
+	n.props.close(n.stoppedErr())
+	n.obsMu.Lock()
+	clear(n.observers)
+	n.obsMu.Unlock()
+	n.pub.state.Store(uint32(core.StateFollower))
+	close(n.done)
+}
+
 // Shutdown stops the node: the event loop, the storage and apply stages,
 // snapshot transfers. Callers still waiting in Apply get ErrShutdown (as
 // not committed, or as an unknown outcome if their command was handed to
@@ -364,32 +380,22 @@ func (n *Node) stoppedErr() error {
 // not close the stores or the transport. Calling it again is harmless.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.stop(nil)
-	done := make(chan struct{})
-	go func() {
-		n.wg.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-n.done:
 	case <-ctx.Done():
 		return fmt.Errorf("raft: shutdown: %w", ctx.Err())
 	}
-	n.props.close(ErrShutdown)
-	n.obsMu.Lock()
-	clear(n.observers)
-	n.obsMu.Unlock()
-	n.fatalMu.Lock()
-	defer n.fatalMu.Unlock()
-	if n.fatal != nil {
-		return n.fatal
+	if err := n.Err(); err != nil {
+		return err
 	}
 	n.log.Info("node shut down")
 	return nil
 }
 
-// Done returns a channel closed when the node stops, by Shutdown or by a
-// fatal error; Err then says which.
-func (n *Node) Done() <-chan struct{} { return n.stopc }
+// Done returns a channel closed once the node has stopped, by Shutdown or
+// by a fatal error, and every goroutine of it has ended; Err then says
+// which.
+func (n *Node) Done() <-chan struct{} { return n.done }
 
 // Err returns the fatal error that stopped the node, or nil.
 func (n *Node) Err() error {

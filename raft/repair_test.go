@@ -127,3 +127,48 @@ func TestCrashingLeadersRightAfterProposingNeverCommitTwoValues(t *testing.T) {
 		}
 	}
 }
+
+func TestFigure8OldTermEntryOnAMajorityIsOverwritten(t *testing.T) {
+	// Figure 8 (c) of the Raft paper: S1, leader of term 4, replicated its
+	// term-2 entry at index 2 to S2 and S3 (a majority) and appended a
+	// term-4 entry at 3, then crashed. Counting replicas must not have
+	// committed index 2: S5, with a term-3 entry at index 2, can still be
+	// elected by S2 and S4 (figure 8 (d)) and overwrites index 2 everywhere.
+	c := newTestCluster(t, 5)
+	logs := map[wire.NodeID]struct {
+		terms []uint64
+		term  uint64
+	}{
+		"n1": {[]uint64{1, 2, 4}, 4},
+		"n2": {[]uint64{1, 2}, 4},
+		"n3": {[]uint64{1, 2}, 4},
+		"n4": {[]uint64{1}, 3},
+		"n5": {[]uint64{1, 3}, 3},
+	}
+	stores := map[wire.NodeID]logstore.Store{}
+	for id, l := range logs {
+		stores[id] = storeWithLog(t, c.conf, l.terms, l.term)
+	}
+	withStores(stores)(c)
+	// Only S2, S4 and S5 run: S5 is the only one of them that can win.
+	for _, id := range []wire.NodeID{"n2", "n4", "n5"} {
+		c.startNode(id)
+	}
+	if lead := c.waitLeader(); lead != "n5" {
+		t.Fatalf("%s leads; only n5 can win with n2 and n4", lead)
+	}
+	res := c.apply("n5", "s5-term")
+	c.startNode("n1")
+	c.startNode("n3")
+	c.waitApplied(res.Index)
+	c.checkFSMsAgree()
+	for _, id := range c.ids {
+		h := c.nodes[id].fsm.history()
+		if h[2] != "entry-2-term-3" {
+			t.Fatalf("%s applied %q at index 2, want S5's term-3 entry", id, h[2])
+		}
+		if c.nodes[id].fsm.contains("entry-3-term-4") {
+			t.Fatalf("%s applied S1's uncommitted term-4 entry", id)
+		}
+	}
+}

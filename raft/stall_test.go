@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,4 +83,92 @@ func TestLeaderWithStalledDiskGivesWay(t *testing.T) {
 	disk.unstall()
 	c.waitApplied(res.Index)
 	c.checkFSMsAgree()
+}
+
+// failingStore is a log store whose writes fail once armed, like a disk
+// that returns EIO or ENOSPC.
+type failingStore struct {
+	logstore.Store
+	armed atomic.Bool
+}
+
+var errDiskFailed = errors.New("injected disk failure")
+
+func (s *failingStore) StoreEntries(ents []wire.Entry) error {
+	if s.armed.Load() {
+		return errDiskFailed
+	}
+	return s.Store.StoreEntries(ents)
+}
+
+func (s *failingStore) SetHardState(hs wire.HardState) error {
+	if s.armed.Load() {
+		return errDiskFailed
+	}
+	return s.Store.SetHardState(hs)
+}
+
+func TestStorageErrorStopsTheNodeAndTheClusterCarriesOn(t *testing.T) {
+	c := newTestCluster(t, 3)
+	disk := &failingStore{Store: c.nodes["n1"].store}
+	c.nodes["n1"].store = disk
+	c.start(true)
+	lead := c.waitLeader()
+	c.apply(lead, "before-failure")
+
+	disk.armed.Store(true)
+	n1 := c.node("n1")
+	// Whatever n1 is, the next write it must persist fails.
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
+		defer cancel()
+		_, err := n1.Apply(ctx, []byte("during-failure"))
+		errc <- err
+	}()
+	select {
+	case <-n1.Done():
+	case <-time.After(waitDeadline):
+		t.Fatal("the node with a failing disk did not stop")
+	}
+	if !errors.Is(n1.Err(), errDiskFailed) {
+		t.Fatalf("Err() = %v, want the disk's error", n1.Err())
+	}
+	if n1.State() != Shutdown {
+		t.Fatalf("state %v, want Shutdown", n1.State())
+	}
+	if err := <-errc; err == nil && lead == "n1" {
+		t.Fatal("a leader whose disk failed acknowledged a write")
+	} else if err != nil && !errors.Is(err, ErrShutdown) && !errors.Is(err, ErrNotCommitted) && !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("Apply on the failed node: %v", err)
+	}
+	if err := n1.Shutdown(context.Background()); !errors.Is(err, errDiskFailed) {
+		t.Fatalf("Shutdown after the failure returned %v, want the disk's error", err)
+	}
+	// The other two carry on.
+	lead = c.waitLeader("n2", "n3")
+	c.apply(lead, "after-failure")
+}
+
+func TestBadPeerMessagesAreDroppedNotFatal(t *testing.T) {
+	c := newTestCluster(t, 1)
+	c.start(true)
+	c.waitLeader()
+	n := c.node("n1")
+	for _, m := range []wire.Message{
+		{Type: wire.MsgStorageAppendResp, From: "evil", Index: 1 << 40},
+		{Type: wire.MessageType(200), From: "evil"},
+		{Type: wire.MsgApp, From: "stranger", Term: 1 << 50, Index: 1 << 60, Entries: []wire.Entry{{Index: 3}}},
+		{Type: wire.MsgSnap, From: "stranger", Term: 2},
+	} {
+		n.HandleMessage(m)
+	}
+	if err := n.HandleSnapshot(wire.Message{Type: wire.MsgSnap, From: "stranger"}, nil); err == nil {
+		t.Fatal("a snapshot without metadata was accepted")
+	}
+	n.ReportUnreachable("nobody")
+	c.apply("n1", "still-serving")
+	if n.Err() != nil {
+		t.Fatalf("node stopped: %v", n.Err())
+	}
 }

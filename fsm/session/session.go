@@ -99,7 +99,6 @@ type decision struct {
 	env     Envelope
 	cl      *client
 	data    []byte // replay: the remembered result
-	pending int    // replayPending: batch position + 1 of the original
 	err     error  // refuse
 }
 
@@ -149,8 +148,8 @@ func (f *FSM) route(cmd fsm.Command) decision {
 	}
 	if i, ok := cl.find(env.Seq); ok {
 		r := cl.results[i]
-		if r.pending > 0 {
-			return decision{verdict: replayPending, pending: r.pending}
+		if r.data == nil {
+			return decision{verdict: replayPending, env: env, cl: cl}
 		}
 		return decision{verdict: replay, data: r.data}
 	}
@@ -166,6 +165,9 @@ func (f *FSM) route(cmd fsm.Command) decision {
 func (f *FSM) encode(r fsm.Result) []byte {
 	b, err := f.codec.AppendResult(nil, r)
 	if err == nil {
+		if b == nil {
+			b = []byte{} // nil marks a result still pending in a batch
+		}
 		return b
 	}
 	b, err = f.codec.AppendResult(nil, fsm.Result{Err: fmt.Errorf("session: result not remembered: %w", err)})
@@ -207,8 +209,10 @@ func (f *FSM) Apply(cmd fsm.Command) fsm.Result {
 
 // step is the plan for one command of a batch.
 type step struct {
-	d     decision
-	inner int    // position in the inner batch, for passThrough and applyNew
+	d decision
+	// inner is the position in the inner batch for passThrough and
+	// applyNew, and the batch position of the original for replayPending.
+	inner int
 	data  []byte // applyNew: the encoded result, once known
 }
 
@@ -224,11 +228,20 @@ func (f *FSM) ApplyBatch(cmds []fsm.Command) []fsm.Result {
 	}
 	plan := make([]step, len(cmds))
 	inner := make([]fsm.Command, 0, len(cmds))
+	// pending maps a result not yet known to the batch position of the
+	// command that will produce it.
+	type key struct {
+		cl  *client
+		seq uint64
+	}
+	pending := map[key]int{}
 	for i, cmd := range cmds {
 		f.advance(cmd.Time)
 		d := f.route(cmd)
 		plan[i].d = d
 		switch d.verdict {
+		case replayPending:
+			plan[i].inner = pending[key{d.cl, d.env.Seq}]
 		case passThrough:
 			plan[i].inner = len(inner)
 			inner = append(inner, cmd)
@@ -237,7 +250,8 @@ func (f *FSM) ApplyBatch(cmds []fsm.Command) []fsm.Result {
 			c := cmd
 			c.Data = d.env.Payload
 			inner = append(inner, c)
-			d.cl.insert(remembered{seq: d.env.Seq, pending: i + 1})
+			d.cl.insert(remembered{seq: d.env.Seq})
+			pending[key{d.cl, d.env.Seq}] = i
 		}
 	}
 	var results []fsm.Result
@@ -257,13 +271,13 @@ func (f *FSM) ApplyBatch(cmds []fsm.Command) []fsm.Result {
 			p.data = f.encode(out[i])
 			// The result may already be forgotten again (acknowledged or
 			// expired later in this batch); then there is nothing to fill.
-			if j, ok := p.d.cl.find(p.d.env.Seq); ok && p.d.cl.results[j].pending == i+1 {
+			if j, ok := p.d.cl.find(p.d.env.Seq); ok && p.d.cl.results[j].data == nil {
 				p.d.cl.results[j] = remembered{seq: p.d.env.Seq, data: p.data}
 			}
 		case replay:
 			out[i] = f.decode(p.d.data)
 		case replayPending:
-			out[i] = f.decode(plan[p.d.pending-1].data)
+			out[i] = f.decode(plan[p.inner].data)
 		case refuse:
 			out[i] = fsm.Result{Err: p.d.err}
 		}

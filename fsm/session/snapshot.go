@@ -23,33 +23,36 @@ const (
 	maxSnapPrealloc = 1 << 16
 )
 
+// snapClient is a session as copied by Snapshot; its results are
+// snapshot.results[lo:hi].
 type snapClient struct {
 	id       string
 	lastSeen int64
 	floor    uint64
-	results  []remembered
+	lo, hi   int
 }
 
 type snapshot struct {
 	now     int64
 	clients []snapClient
+	results []remembered
 	inner   fsm.Snapshot
 }
 
-// Snapshot copies the session table (remembered results are immutable, so
-// only their slice headers are copied) and takes the inner FSM's snapshot.
+// Snapshot copies the session table into two flat slices (remembered
+// results are immutable, so only their headers are copied: two
+// allocations however many sessions) and takes the inner FSM's snapshot.
 func (f *FSM) Snapshot() (fsm.Snapshot, error) {
 	inner, err := f.inner.Snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("session: inner snapshot: %w", err)
 	}
-	s := &snapshot{now: f.now, clients: make([]snapClient, 0, f.clients.len()), inner: inner}
-	for e := f.clients.lru.Front(); e != nil; e = e.Next() {
-		c := e.Value.(*client)
-		s.clients = append(s.clients, snapClient{
-			id: c.id, lastSeen: c.lastSeen, floor: c.floor,
-			results: append([]remembered(nil), c.results...),
-		})
+	n := f.clients.len()
+	s := &snapshot{now: f.now, clients: make([]snapClient, 0, n), results: make([]remembered, 0, n), inner: inner}
+	for c := f.clients.oldest; c != nil; c = c.next {
+		lo := len(s.results)
+		s.results = append(s.results, c.results...)
+		s.clients = append(s.clients, snapClient{id: c.id, lastSeen: c.lastSeen, floor: c.floor, lo: lo, hi: len(s.results)})
 	}
 	return s, nil
 }
@@ -67,8 +70,8 @@ func (s *snapshot) Persist(sink io.Writer) error {
 		buf = append(buf, c.id...)
 		buf = binary.AppendVarint(buf, c.lastSeen)
 		buf = binary.AppendUvarint(buf, c.floor)
-		buf = binary.AppendUvarint(buf, uint64(len(c.results)))
-		for _, r := range c.results {
+		buf = binary.AppendUvarint(buf, uint64(c.hi-c.lo))
+		for _, r := range s.results[c.lo:c.hi] {
 			buf = binary.AppendUvarint(buf, r.seq)
 			buf = binary.AppendUvarint(buf, uint64(len(r.data)))
 			buf = append(buf, r.data...)
@@ -93,7 +96,10 @@ func (s *snapshot) Persist(sink io.Writer) error {
 }
 
 // Release releases the inner snapshot.
-func (s *snapshot) Release() { s.inner.Release() }
+func (s *snapshot) Release() {
+	s.clients, s.results = nil, nil
+	s.inner.Release()
+}
 
 // Restore reads the session table, then hands the rest of r to the inner
 // FSM's Restore. The session table is replaced only if both succeed.

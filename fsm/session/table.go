@@ -1,19 +1,18 @@
 package session
 
-import (
-	"container/list"
-	"sort"
-)
+import "sort"
 
-// remembered is the result of one applied sequence. While a batch is being
-// applied its data is not known yet: pending holds the batch position + 1.
+// remembered is the result of one applied sequence. Inside a batch, a
+// result not yet known has nil data (an encoded result is never empty);
+// the batch keeps track of which command it waits for.
 type remembered struct {
-	seq     uint64
-	data    []byte
-	pending int
+	seq  uint64
+	data []byte
 }
 
-// client is one session.
+// client is one session, and a link of the table's recency list (kept in
+// the struct rather than in container/list: one allocation less per
+// session, which matters with a million of them).
 //
 // Invariant: results is sorted by seq, and every seq in it is >= floor.
 type client struct {
@@ -22,9 +21,9 @@ type client struct {
 	lastSeen int64
 	// floor is the lowest sequence the client has not acknowledged; results
 	// below it are discarded and such sequences refused.
-	floor   uint64
-	results []remembered
-	elem    *list.Element
+	floor      uint64
+	results    []remembered
+	prev, next *client
 }
 
 // find returns the position of seq in results and whether it is there.
@@ -47,7 +46,7 @@ func (c *client) acknowledge(ack uint64) {
 	c.results = append(c.results[:0:0], c.results[i:]...)
 }
 
-// insert records seq (not present) with its data or pending marker.
+// insert records seq, which is not present.
 func (c *client) insert(r remembered) {
 	i, _ := c.find(r.seq)
 	c.results = append(c.results, remembered{})
@@ -55,25 +54,46 @@ func (c *client) insert(r remembered) {
 	c.results[i] = r
 }
 
-// table holds the sessions in least-recently-used order, which is also
-// expiry order because log time never goes backwards here.
+// table holds the sessions in least-recently-seen order, which is also
+// expiry order because the session clock never goes backwards.
 type table struct {
 	clients map[string]*client
-	lru     list.List // of *client, least recently seen first
+	// oldest and newest are the ends of the recency list.
+	oldest, newest *client
 }
 
-func newTable() *table {
-	t := &table{clients: map[string]*client{}}
-	t.lru.Init()
-	return t
-}
+func newTable() *table { return &table{clients: map[string]*client{}} }
 
 func (t *table) len() int { return len(t.clients) }
+
+func (t *table) unlink(c *client) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		t.oldest = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		t.newest = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+func (t *table) pushNewest(c *client) {
+	c.prev, c.next = t.newest, nil
+	if t.newest != nil {
+		t.newest.next = c
+	} else {
+		t.oldest = c
+	}
+	t.newest = c
+}
 
 // add creates a session seen at now.
 func (t *table) add(id string, now int64, floor uint64) *client {
 	c := &client{id: id, lastSeen: now, floor: floor}
-	c.elem = t.lru.PushBack(c)
+	t.pushNewest(c)
 	t.clients[id] = c
 	return c
 }
@@ -81,28 +101,27 @@ func (t *table) add(id string, now int64, floor uint64) *client {
 // touch marks c as seen at now.
 func (t *table) touch(c *client, now int64) {
 	c.lastSeen = now
-	t.lru.MoveToBack(c.elem)
+	if t.newest != c {
+		t.unlink(c)
+		t.pushNewest(c)
+	}
 }
 
 func (t *table) remove(c *client) {
-	t.lru.Remove(c.elem)
+	t.unlink(c)
 	delete(t.clients, c.id)
 }
 
 // expire forgets every session last seen more than ttl before now.
 func (t *table) expire(now, ttl int64) {
-	for e := t.lru.Front(); e != nil; e = t.lru.Front() {
-		c := e.Value.(*client)
-		if now-c.lastSeen <= ttl {
-			return
-		}
+	for c := t.oldest; c != nil && now-c.lastSeen > ttl; c = t.oldest {
 		t.remove(c)
 	}
 }
 
 // evictOldest forgets the least recently seen session.
 func (t *table) evictOldest() {
-	if e := t.lru.Front(); e != nil {
-		t.remove(e.Value.(*client))
+	if t.oldest != nil {
+		t.remove(t.oldest)
 	}
 }

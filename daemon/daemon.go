@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -66,6 +67,10 @@ type Options struct {
 	TrailingLogs      uint64
 	// UnsafeNoSync turns off fsync in the bolt store. Benchmarks only.
 	UnsafeNoSync bool
+	// RaftTLS, when set, secures the Raft transport (mutual TLS).
+	RaftTLS *tls.Config
+	// DisableMetrics stops serving /metrics.
+	DisableMetrics bool
 	// HTTPBind is the API's listen address ("127.0.0.1:0" picks a port).
 	// Empty: no HTTP server (an embedded node).
 	HTTPBind string
@@ -132,7 +137,7 @@ func New(opts Options) (d *Daemon, err error) {
 	}
 	if d.trans, err = tcp.New(tcp.Config{
 		ID: wire.NodeID(opts.NodeID), ClusterID: opts.ClusterID,
-		BindAddr: opts.RaftBind, AdvertiseAddr: opts.RaftAdvertise,
+		BindAddr: opts.RaftBind, AdvertiseAddr: opts.RaftAdvertise, TLS: opts.RaftTLS,
 		Logger: opts.Logger.Named("transport"),
 	}); err != nil {
 		return nil, fmt.Errorf("daemon: start the raft transport on %s: %w", opts.RaftBind, err)
@@ -251,6 +256,7 @@ func (d *Daemon) startHTTP() error {
 	srv, err := NewServer(ServerConfig{
 		Replica: d.replica, Service: d.service(), FSMName: d.opts.FSM, Version: d.opts.Version,
 		Registry: prometheus.NewRegistry(), Logger: d.opts.Logger.Named("http"),
+		DisableMetrics: d.opts.DisableMetrics,
 	})
 	if err != nil {
 		return err

@@ -33,6 +33,8 @@ type ServerConfig struct {
 	// /metrics. Default: a fresh registry (not the global one, so that
 	// several nodes fit in one process).
 	Registry *prometheus.Registry
+	// DisableMetrics stops serving /metrics (the series are still kept).
+	DisableMetrics bool
 	// Logger receives request failures. Default: a null logger.
 	Logger hclog.Logger
 }
@@ -99,7 +101,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.wrap(rt.pattern, rt.handle))
 	}
-	s.mux.Handle("GET /metrics", s.metrics.handler(cfg.Registry))
+	if !cfg.DisableMetrics {
+		s.mux.Handle("GET /metrics", s.metrics.handler(cfg.Registry))
+	}
 	s.mux.Handle("/", s.wrap("unmatched", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusNotFound, code: client.CodeNotFound,
 			message: fmt.Sprintf("no endpoint %s %s on this node (it runs the %q FSM)", r.Method, r.URL.Path, cfg.FSMName)}

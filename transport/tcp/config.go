@@ -1,13 +1,3 @@
-// Package tcp is Mandate's network transport: length-prefixed msgpack
-// frames over long-lived TCP connections (optionally mutual TLS), with
-// separate connections for small messages, bulk appends and snapshot
-// streams, so that a heartbeat never waits behind a large append or a
-// snapshot.
-//
-// Every connection opens with a handshake naming the cluster, the protocol
-// version and both nodes; a peer of another cluster or version is refused.
-// Snapshots travel in CRC-32C checked chunks at a bounded rate and resume
-// from the receiver's last good offset after a dropped connection.
 package tcp
 
 import (

@@ -270,7 +270,7 @@ func testSnapshotContext(t *testing.T, newPair NewPair) {
 	defer p.close(t)
 	release := p.rb.HoldSnapshots()
 	defer release()
-	data := snapshotData(16 << 20)
+	data := snapshotData(4 << 20)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- p.a.SendSnapshot(ctx, snapMsg(A, B, data), bytes.NewReader(data)) }()

@@ -154,11 +154,22 @@ func (r *raft) send(m wire.Message) {
 	}
 	switch m.Type {
 	case wire.MsgAppResp, wire.MsgVote, wire.MsgVoteResp, wire.MsgPreVoteResp:
+		if r.msgsDurable == nil {
+			r.msgsDurable = make([]wire.Message, 0, msgsCapHint)
+		}
 		r.msgsDurable = append(r.msgsDurable, m)
 	default:
+		if r.msgs == nil {
+			// Every Ready hands its slice over, so each batch needs a new
+			// one; sized for a broadcast so it rarely grows.
+			r.msgs = make([]wire.Message, 0, max(msgsCapHint, len(r.trk.IDs)))
+		}
 		r.msgs = append(r.msgs, m)
 	}
 }
+
+// msgsCapHint is the initial capacity of a Ready's message slices.
+const msgsCapHint = 4
 
 func (r *raft) resetRandomizedElectionTimeout() {
 	r.randomizedElectionTimeout = r.cfg.ElectionTick + r.rand.IntN(r.cfg.ElectionTick)

@@ -156,8 +156,11 @@ func (rn *RawNode) Ready() Ready {
 		rd.Snapshot = &snap
 	}
 	if ss := r.softState(); ss != rn.prevSoft {
-		rd.SoftState = &ss
 		rn.prevSoft = ss
+		// Copy into a fresh variable: taking ss's address would move it to
+		// the heap on every call, changed or not.
+		changed := ss
+		rd.SoftState = &changed
 	}
 	if hs := r.hardState(); hs != rn.prevHard {
 		rd.HardState = hs

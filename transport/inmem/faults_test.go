@@ -334,3 +334,66 @@ func TestSendsAreCopies(t *testing.T) {
 		t.Fatalf("receiver saw the sender's later writes: %q %q", got.Entries[0].Data, got.Context)
 	}
 }
+
+func TestCloseDuringSnapshot(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for _, closeSender := range []bool{true, false} {
+		n := NewNetwork(1)
+		a, _ := n.NewTransport("a")
+		b, _ := n.NewTransport("b")
+		h := &gatedHandler{Recorder: transporttest.NewRecorder(10), started: make(chan struct{}), gate: make(chan struct{}), err: make(chan error, 1)}
+		if err := a.Start(transporttest.NewRecorder(10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(h); err != nil {
+			t.Fatal(err)
+		}
+		a.SetPeer("b", "b")
+		errc := make(chan error, 1)
+		go func() {
+			errc <- a.SendSnapshot(context.Background(), wire.Message{Type: wire.MsgSnap, From: "a", To: "b", Snapshot: &wire.SnapshotMeta{Index: 1}}, &zeros{size: 1 << 40})
+		}()
+		<-h.started
+		close(h.gate)
+		if closeSender {
+			a.Close()
+		} else {
+			b.Close()
+		}
+		if err := <-errc; err == nil {
+			t.Fatalf("closeSender=%v: snapshot succeeded although a side closed mid-stream", closeSender)
+		}
+		if err := <-h.err; err == nil {
+			t.Fatalf("closeSender=%v: receiver read a whole snapshot from a closed stream", closeSender)
+		}
+		a.Close()
+		b.Close()
+	}
+}
+
+// zeros is a seekable stream of size zero bytes that takes no memory.
+type zeros struct{ size, off int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.off >= z.size {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if rem := z.size - z.off; n > rem {
+		n = rem
+	}
+	clear(p[:n])
+	z.off += n
+	return int(n), nil
+}
+
+func (z *zeros) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += z.off
+	case io.SeekEnd:
+		off += z.size
+	}
+	z.off = off
+	return off, nil
+}

@@ -3,6 +3,7 @@ package tcp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"hash/crc32"
 	"io"
 	"math/rand"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mandate-raft/mandate/transport"
 	"github.com/mandate-raft/mandate/transport/transporttest"
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -294,5 +296,44 @@ func TestSnapshotUnderBandwidthCapArrivesWhole(t *testing.T) {
 	booked := a.limiter.reserve(start, 0).Sub(start)
 	if want := time.Duration(int64(len(data)) * int64(time.Second) / (32 << 20)); booked < want {
 		t.Fatalf("the limiter booked %v of sending, want at least %v", booked, want)
+	}
+}
+
+// Closing the sender mid-stream ends SendSnapshot with ErrClosed, and
+// closing the receiver ends its handler's read with an error.
+func TestCloseDuringSnapshot(t *testing.T) {
+	for _, closeSender := range []bool{true, false} {
+		a, b, rb, _, _ := snapPair(t, nil)
+		a.SetPeer("b", b.Addr())
+		release := rb.HoldSnapshots()
+		errc := make(chan error, 1)
+		go func() {
+			r := &patternReader{size: 1 << 30}
+			errc <- a.SendSnapshot(context.Background(), wire.Message{Type: wire.MsgSnap, From: "a", To: "b", Snapshot: &wire.SnapshotMeta{Index: 1}}, r)
+		}()
+		time.Sleep(50 * time.Millisecond) // let the stream start
+		release()
+		if closeSender {
+			a.Close()
+		} else {
+			b.Close()
+		}
+		select {
+		case err := <-errc:
+			if err == nil {
+				t.Fatalf("closeSender=%v: a 1 GiB snapshot succeeded although a side closed", closeSender)
+			}
+			if closeSender && !errors.Is(err, transport.ErrClosed) {
+				t.Fatalf("SendSnapshot on a closed sender: got %v, want ErrClosed", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("closeSender=%v: SendSnapshot never returned", closeSender)
+		}
+		if !closeSender {
+			res := <-rb.Snapshots
+			if res.ReadErr == nil {
+				t.Fatal("the receiver's handler read a whole snapshot from a closed transport")
+			}
+		}
 	}
 }

@@ -166,6 +166,11 @@ func TestIsolateCutsBothWays(t *testing.T) {
 	if got := c.recs["n3"].NextMsg(t); got.Commit != 5 {
 		t.Fatalf("n3 got %v, want n1's heartbeat (not isolated)", got)
 	}
+	c.net.Rejoin("n2")
+	c.ts["n2"].Send(hb("n2", "n3", 6))
+	if got := c.recs["n3"].NextMsg(t); got.Commit != 6 {
+		t.Fatalf("after Rejoin n3 got %v, want n2's heartbeat", got)
+	}
 }
 
 func TestDropLosesAboutTheGivenShare(t *testing.T) {

@@ -129,6 +129,18 @@ func (n *Network) Isolate(addr string) {
 	}
 }
 
+// Rejoin removes every cut to and from addr (undoing Isolate); partitions
+// and other links' cuts stay.
+func (n *Network) Rejoin(addr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for l := range n.cuts {
+		if l.from == addr || l.to == addr {
+			delete(n.cuts, l)
+		}
+	}
+}
+
 // Cut stops every message from "from" to "to"; messages from "to" to
 // "from" still flow (an asymmetric link).
 func (n *Network) Cut(from, to string) {

@@ -89,3 +89,48 @@ func TestBtreeAscendAfter(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestBuildSortedMatchesInserts(t *testing.T) {
+	for _, n := range []int{0, 1, 62, 63, 64, 127, 4031, 4032, 4033, 70000} {
+		items := make([]item, n)
+		want := map[string]int64{}
+		for i := range items {
+			items[i] = item{id: fmt.Sprintf("%08d", i), balance: int64(i)}
+			want[items[i].id] = int64(i)
+		}
+		tr := buildSorted(items)
+		checkAgainst(t, tr, want)
+		if d := depths(tr.root, 0, map[int]bool{}); len(d) > 1 {
+			t.Fatalf("n=%d: leaves at depths %v", n, d)
+		}
+		// The built tree takes inserts and freezes like any other.
+		view := tr.freeze()
+		for i := 0; i < 500; i++ {
+			id := fmt.Sprintf("%08d", (i*7919)%(2*n+1))
+			tr.set(id, -1)
+			want[id] = -1
+		}
+		checkAgainst(t, tr, want)
+		if view.size != n || len(contents(view)) != n {
+			t.Fatalf("n=%d: the frozen view changed", n)
+		}
+	}
+}
+
+// depths records the depth of every leaf under n.
+func depths(n *node, d int, seen map[int]bool) map[int]bool {
+	if n == nil {
+		return seen
+	}
+	if len(n.children) == 0 {
+		seen[d] = true
+		return seen
+	}
+	if len(n.children) != len(n.items)+1 || len(n.items) > maxItems {
+		panic(fmt.Sprintf("malformed node: %d items, %d children", len(n.items), len(n.children)))
+	}
+	for _, c := range n.children {
+		depths(c, d+1, seen)
+	}
+	return seen
+}

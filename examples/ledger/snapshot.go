@@ -97,7 +97,8 @@ func (s *state) Restore(r io.Reader) error {
 	if err != nil {
 		return bad("account count", err)
 	}
-	t := newBtree()
+	// n comes from the snapshot: grow to it rather than trust it.
+	items := make([]item, 0, min(n, 1<<20))
 	var prev string
 	var sum int64
 	idBuf := make([]byte, MaxAccountLen)
@@ -127,12 +128,12 @@ func (s *state) Restore(r io.Reader) error {
 			return bad(fmt.Sprintf("account %q balance %d does not fit the totals", id, bal), nil)
 		}
 		sum += bal
-		t.set(id, bal)
+		items = append(items, item{id: id, balance: bal})
 		prev = id
 	}
 	if sum != deposited-withdrawn {
 		return bad(fmt.Sprintf("balances sum to %d, totals say %d", sum, deposited-withdrawn), nil)
 	}
-	s.accounts, s.deposited, s.withdrawn = t, deposited, withdrawn
+	s.accounts, s.deposited, s.withdrawn = buildSorted(items), deposited, withdrawn
 	return nil
 }

@@ -139,7 +139,7 @@ func BenchmarkSnapshotMillion(b *testing.B) {
 		}
 		b.ReportMetric(float64(buf.Len())/(1<<20), "MiB")
 	})
-	data := bytes.Clone(buf.Bytes())
+	data := snapshotBytes(b, l)
 	b.Run("restore", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			g := New(Options{})

@@ -47,6 +47,12 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release
 	// the database file before it fails with ErrLocked. Default: 1s.
 	LockTimeout time.Duration
+	// CacheEntries is how many of the most recently written entries are
+	// kept in memory to serve reads without bolt; CacheBytes bounds their
+	// total Size. Defaults: 8192 entries, 16 MiB. A negative CacheEntries
+	// disables the cache.
+	CacheEntries int
+	CacheBytes   uint64
 	// UnsafeNoSync skips fsync: a crash may lose or tear any write. For
 	// benchmarks and throwaway tests only.
 	UnsafeNoSync bool
@@ -74,6 +80,10 @@ type Store struct {
 	boundsMu    sync.Mutex
 	first, last uint64
 
+	// cache holds the newest entries; it is updated after each successful
+	// write, under viewMu when the write changes existing entries.
+	cache tailCache
+
 	closed atomic.Bool
 }
 
@@ -88,6 +98,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
+	}
+	if opts.CacheEntries == 0 {
+		opts.CacheEntries = 8192
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 16 << 20
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("logstore/boltdb: create data directory: %w", err)
@@ -111,7 +127,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("logstore/boltdb: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, logger: opts.Logger.Named("logstore"), enc: newEncoder()}
+	s := &Store{db: db, path: path, logger: opts.Logger.Named("logstore"), enc: newEncoder(),
+		cache: tailCache{maxEntries: opts.CacheEntries, maxBytes: opts.CacheBytes}}
 	if created && !opts.UnsafeNoSync {
 		// Bolt fsyncs the file it creates but not the directory entry.
 		if err := syncDir(dir); err != nil {
@@ -259,16 +276,9 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	out := make([]wire.Entry, 0, min(hi-lo, 1024))
 	var size uint64
 	for idx := lo; idx < hi; idx++ {
-		var l raft.Log
-		if err := s.db.GetLog(idx, &l); err != nil {
-			return nil, s.readErr(idx, err)
-		}
-		ent, ok, err := decodeRecord(idx, &l)
+		ent, err := s.entry(idx)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.path, err)
-		}
-		if !ok {
-			return nil, fmt.Errorf("%w: %s: entry %d is a tombstone inside the log", logstore.ErrCorrupt, s.path, idx)
+			return nil, err
 		}
 		size += ent.Size()
 		if maxBytes > 0 && len(out) > 0 && size > maxBytes {
@@ -277,6 +287,25 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 		out = append(out, ent)
 	}
 	return out, nil
+}
+
+// entry returns the entry at index, from the cache or from bolt.
+func (s *Store) entry(index uint64) (wire.Entry, error) {
+	if ent, ok := s.cache.get(index); ok {
+		return ent, nil
+	}
+	var l raft.Log
+	if err := s.db.GetLog(index, &l); err != nil {
+		return wire.Entry{}, s.readErr(index, err)
+	}
+	ent, ok, err := decodeRecord(index, &l)
+	if err != nil {
+		return wire.Entry{}, fmt.Errorf("%s: %w", s.path, err)
+	}
+	if !ok {
+		return wire.Entry{}, fmt.Errorf("%w: %s: entry %d is a tombstone inside the log", logstore.ErrCorrupt, s.path, index)
+	}
+	return ent, nil
 }
 
 // StoreEntries writes entries in one bolt transaction (one fsync).
@@ -314,6 +343,7 @@ func (s *Store) StoreEntries(entries []wire.Entry) error {
 	if first == 0 {
 		first = start
 	}
+	s.cache.stored(entries)
 	s.setBounds(first, end)
 	if tombFrom != 0 {
 		// The log is already right; this only reclaims space. If it fails
@@ -343,12 +373,14 @@ func (s *Store) DeleteBefore(index uint64) error {
 		if err := s.db.DeleteRange(0, math.MaxUint64); err != nil {
 			return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
 		}
+		s.cache.reset()
 		s.setBounds(0, 0)
 		return nil
 	}
 	if err := s.db.DeleteRange(0, index-1); err != nil {
 		return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
 	}
+	s.cache.dropBefore(index)
 	s.setBounds(index, last)
 	return nil
 }

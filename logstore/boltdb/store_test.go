@@ -22,12 +22,43 @@ func openT(t *testing.T, dir string) *Store {
 	return s
 }
 
+// cacheVariants run every suite with the default read cache, without it
+// (every read goes to bolt) and with a tiny one (reads mix both).
+var cacheVariants = []struct {
+	name string
+	opts Options
+}{
+	{"DefaultCache", Options{}},
+	{"NoCache", Options{CacheEntries: -1}},
+	{"TinyCache", Options{CacheEntries: 3, CacheBytes: 200}},
+}
+
 func TestConformance(t *testing.T) {
-	logstoretest.Run(t, func(t *testing.T) logstore.Store { return openT(t, t.TempDir()) })
+	for _, v := range cacheVariants {
+		t.Run(v.name, func(t *testing.T) {
+			logstoretest.Run(t, func(t *testing.T) logstore.Store {
+				s, err := Open(t.TempDir(), v.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			})
+		})
+	}
 }
 
 func TestDurable(t *testing.T) {
-	logstoretest.RunDurable(t, func(t *testing.T, dir string) logstore.Store { return openT(t, dir) })
+	for _, v := range cacheVariants {
+		t.Run(v.name, func(t *testing.T) {
+			logstoretest.RunDurable(t, func(t *testing.T, dir string) logstore.Store {
+				s, err := Open(dir, v.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			})
+		})
+	}
 }
 
 // flipInFile flips one bit in every copy of needle in the file (bolt writes

@@ -17,7 +17,7 @@ import (
 // contiguous runs of well-formed entries; racing with the writer may cost
 // it ErrCompacted or ErrUnavailable, never anything else.
 func testConcurrent(t *testing.T, s logstore.Store) {
-	const batches = 60
+	const batches = 30
 	var done atomic.Bool
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -150,7 +150,7 @@ type entry struct {
 // snapshot whose metadata, size or checksum does not match is logged and
 // left out.
 func (s *Store) List() ([]wire.SnapshotMeta, error) {
-	valid, err := s.scan()
+	valid, _, err := s.scan()
 	if err != nil {
 		return nil, err
 	}
@@ -161,26 +161,33 @@ func (s *Store) List() ([]wire.SnapshotMeta, error) {
 	return out, nil
 }
 
-// scan returns the valid snapshots, newest first.
-func (s *Store) scan() ([]entry, error) {
+// scan returns the valid snapshots, newest first, and the IDs of the
+// snapshot files found corrupt.
+func (s *Store) scan() (valid []entry, corrupt []string, err error) {
 	names, err := s.fs.ReadDir(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot/file: read directory: %w", err)
+		return nil, nil, fmt.Errorf("snapshot/file: read directory: %w", err)
 	}
-	var valid []entry
 	for _, name := range names {
 		id, ok := strings.CutSuffix(name, snapExt)
 		if !ok {
 			continue
 		}
+		if _, _, _, ours := parseID(id); !ours {
+			continue // not a file this store wrote
+		}
 		tr, err := s.check(id)
-		if errors.Is(err, snapshot.ErrNotFound) {
-			continue // removed since ReadDir
+		switch {
+		case errors.Is(err, snapshot.ErrNotFound):
+			// Removed since ReadDir.
+		case errors.Is(err, snapshot.ErrCorrupt):
+			corrupt = append(corrupt, id) // check logged it
+		case err != nil:
+			// An I/O error, logged by check: maybe transient, so the
+			// file is neither listed nor removed.
+		default:
+			valid = append(valid, entry{tr: tr})
 		}
-		if err != nil {
-			continue // check logged it
-		}
-		valid = append(valid, entry{tr: tr})
 	}
 	sort.Slice(valid, func(i, j int) bool {
 		a, b := valid[i].tr, valid[j].tr
@@ -189,7 +196,7 @@ func (s *Store) scan() ([]entry, error) {
 		}
 		return a.Seq > b.Seq
 	})
-	return valid, nil
+	return valid, corrupt, nil
 }
 
 // check reads id's trailer and, once per process, verifies its data.
@@ -265,42 +272,32 @@ func (s *Store) Open(id string) (wire.SnapshotMeta, snapshot.ReadSeekCloser, err
 	return tr.Meta, verify.NewReader(f, tr.Meta.Size, tr.Meta.Checksum, s.path(id), f), nil
 }
 
-// prune removes every snapshot file but the newest Retain valid ones.
-// Snapshots being written are not touched (they are still temporary
-// files); open readers keep reading a removed file.
+// prune removes the valid snapshots older than the newest Retain, and the
+// corrupt ones (logged when found). It touches only files its own scan
+// saw, so a snapshot completed meanwhile by another Sink is safe; files
+// being written are temporary files, never seen; open readers keep reading
+// a removed file.
 func (s *Store) prune() error {
-	valid, err := s.scan()
+	valid, corrupt, err := s.scan()
 	if err != nil {
 		return err
 	}
-	keep := map[string]bool{}
-	for _, e := range valid[:min(s.retain, len(valid))] {
-		keep[e.tr.Meta.ID] = true
+	var drop []string
+	for _, e := range valid[min(s.retain, len(valid)):] {
+		drop = append(drop, e.tr.Meta.ID)
 	}
-	names, err := s.fs.ReadDir(s.dir)
-	if err != nil {
-		return fmt.Errorf("snapshot/file: read directory: %w", err)
-	}
-	removed := false
+	drop = append(drop, corrupt...)
 	var errs []error
-	for _, name := range names {
-		id, ok := strings.CutSuffix(name, snapExt)
-		if !ok || keep[id] {
-			continue
-		}
-		if _, _, _, ours := parseID(id); !ours {
-			continue // not a file this store wrote
-		}
-		if err := s.fs.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, id := range drop {
+		if err := s.fs.Remove(s.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("snapshot/file: remove old snapshot: %w", err))
 			continue
 		}
 		s.mu.Lock()
 		delete(s.checked, id)
 		s.mu.Unlock()
-		removed = true
 	}
-	if removed {
+	if len(drop) > 0 {
 		if err := s.fs.SyncDir(s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("snapshot/file: sync directory %s: %w", s.dir, err))
 		}

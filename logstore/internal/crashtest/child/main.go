@@ -89,7 +89,7 @@ func run(dir string, seed uint64, fill bool, fsize uint64) error {
 			}
 			say("ack delete %d", to)
 			first = to
-		case x < 16:
+		case x < 25:
 			snapIndex += 1 + uint64(r.IntN(100))
 			if err := writeSnapshot(snaps, snapIndex, r); err != nil {
 				return err

@@ -152,6 +152,11 @@ func (a *applier) apply(ents []wire.Entry) error {
 		}
 	}
 	n.pub.applied.Store(a.applied)
+	if n.props.waitingForIndex() {
+		for i := range ents {
+			n.props.appliedIndex(ents[i].Index, ents[i].Term)
+		}
+	}
 	for j, i := range refs {
 		e := &ents[i]
 		if e.Origin == n.id && e.ProposalID != 0 {

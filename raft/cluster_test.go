@@ -53,6 +53,12 @@ type clusterOpt func(*testCluster)
 // withConfig adjusts every node's Config.
 func withConfig(f func(*Config)) clusterOpt { return func(c *testCluster) { c.tweak = f } }
 
+// withMembers makes only the first k nodes members of the bootstrap
+// configuration; the others start blank, waiting to be added.
+func withMembers(k int) clusterOpt {
+	return func(c *testCluster) { c.conf.Servers = c.conf.Servers[:k] }
+}
+
 // withStores gives nodes pre-filled log stores (for scenarios set up from
 // the Raft paper's figures); the nodes are not bootstrapped.
 func withStores(stores map[wire.NodeID]logstore.Store) clusterOpt {
@@ -95,7 +101,7 @@ func (c *testCluster) start(bootstrap bool) {
 	c.t.Helper()
 	for _, id := range c.ids {
 		c.startNode(id)
-		if bootstrap {
+		if _, member := c.conf.Server(id); bootstrap && member {
 			if err := c.nodes[id].node.Bootstrap(c.conf); err != nil {
 				c.t.Fatalf("bootstrap %s: %v", id, err)
 			}

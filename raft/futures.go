@@ -32,6 +32,9 @@ type proposal struct {
 	// at that moment. Both are guarded by registry.mu.
 	handed bool
 	epoch  uint64
+	// index and term, when index is not 0, identify the log entry the
+	// proposal became (membership changes, which carry no proposal ID).
+	index, term uint64
 }
 
 // barrier is one Barrier call waiting for a read index to be applied.
@@ -47,11 +50,13 @@ type registry struct {
 	mu       sync.Mutex
 	props    map[uint64]*proposal
 	barriers map[uint64]*barrier
-	closed   error // once set, nothing new is accepted
+	// byIndex finds the proposals waiting for a known log index.
+	byIndex map[uint64]*proposal
+	closed  error // once set, nothing new is accepted
 }
 
 func newRegistry() *registry {
-	return &registry{props: map[uint64]*proposal{}, barriers: map[uint64]*barrier{}}
+	return &registry{props: map[uint64]*proposal{}, barriers: map[uint64]*barrier{}, byIndex: map[uint64]*proposal{}}
 }
 
 // add registers p, or returns the registry's closing error.
@@ -83,7 +88,7 @@ func (r *registry) claim(p *proposal, epoch uint64) bool {
 func (r *registry) abandon(p *proposal, cause error) outcome {
 	r.mu.Lock()
 	if r.props[p.id] == p {
-		delete(r.props, p.id)
+		r.remove(p)
 		handed := p.handed
 		r.mu.Unlock()
 		if handed {
@@ -100,9 +105,53 @@ func (r *registry) resolve(id uint64, o outcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p, ok := r.props[id]; ok {
-		delete(r.props, id)
+		r.remove(p)
 		p.ch <- o
 	}
+}
+
+// remove forgets p; the caller holds mu and delivers p's outcome.
+func (r *registry) remove(p *proposal) {
+	delete(r.props, p.id)
+	if p.index != 0 && r.byIndex[p.index] == p {
+		delete(r.byIndex, p.index)
+	}
+}
+
+// awaitIndex records that p became the log entry (index, term).
+func (r *registry) awaitIndex(p *proposal, index, term uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.props[p.id] != p {
+		return
+	}
+	p.index, p.term = index, term
+	r.byIndex[index] = p
+}
+
+// appliedIndex resolves the proposal waiting for index, now that the entry
+// (index, term) is applied: committed if it is that proposal's entry, and
+// definitely not committed if another entry took its place.
+func (r *registry) appliedIndex(index, term uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.byIndex[index]
+	if !ok {
+		return
+	}
+	r.remove(p)
+	if p.term == term {
+		p.ch <- outcome{applied: Applied{Index: index, Term: term}}
+	} else {
+		p.ch <- outcome{err: notCommitted(ErrLeadershipLost)}
+	}
+}
+
+// waitingForIndex reports whether any proposal waits for a log index.
+func (r *registry) waitingForIndex() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byIndex) > 0
 }
 
 // failHanded delivers an unknown outcome with cause to every proposal and
@@ -110,9 +159,9 @@ func (r *registry) resolve(id uint64, o outcome) {
 func (r *registry) failHanded(epoch uint64, cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, p := range r.props {
+	for _, p := range r.props {
 		if p.handed && p.epoch < epoch {
-			delete(r.props, id)
+			r.remove(p)
 			p.ch <- outcome{err: outcomeUnknown(cause)}
 		}
 	}
@@ -132,8 +181,8 @@ func (r *registry) close(cause error) {
 	if r.closed == nil {
 		r.closed = cause
 	}
-	for id, p := range r.props {
-		delete(r.props, id)
+	for _, p := range r.props {
+		r.remove(p)
 		if p.handed {
 			p.ch <- outcome{err: outcomeUnknown(cause)}
 		} else {

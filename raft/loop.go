@@ -207,7 +207,8 @@ func (n *Node) onSoftState(ss core.SoftState) uint64 {
 	return n.loop.epoch
 }
 
-// syncPeers tells the transport the address of every member of conf.
+// syncPeers tells the transport the address of every member of conf, and
+// forgets servers that left it.
 func (n *Node) syncPeers(conf wire.Configuration) {
 	c := conf.Clone()
 	n.pub.config.Store(&c)
@@ -223,7 +224,10 @@ func (n *Node) syncPeers(conf wire.Configuration) {
 		}
 	}
 	for id := range n.peers {
-		if !seen[id] {
+		// The leader stays reachable even when the newest configuration
+		// drops it: a leader removing itself still needs the answers that
+		// commit its removal.
+		if !seen[id] && id != n.loop.soft.Lead {
 			delete(n.peers, id)
 			n.trans.RemovePeer(id)
 		}

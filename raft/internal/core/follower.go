@@ -107,7 +107,7 @@ func (r *raft) handleHeartbeat(m wire.Message) {
 		r.logger.Debug("heartbeat commit beyond our log", "from", m.From, "commit", m.Commit,
 			"last-index", r.log.lastIndex())
 	}
-	r.send(wire.Message{To: m.From, Type: wire.MsgHeartbeatResp, Context: m.Context})
+	r.send(wire.Message{To: m.From, Type: wire.MsgHeartbeatResp, Context: m.Context, Index: m.Index})
 }
 
 // handleSnapshot installs the leader's snapshot if it is newer than our

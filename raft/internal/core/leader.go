@@ -200,6 +200,9 @@ func (r *raft) handleAppendReject(m wire.Message, pr *tracker.Progress) {
 
 func (r *raft) handleHeartbeatResp(m wire.Message, pr *tracker.Progress) {
 	pr.RecentActive = true
+	if m.Index <= r.ticks+1 {
+		pr.LeaseTick = max(pr.LeaseTick, m.Index)
+	}
 	pr.ProbeSent = false
 	if pr.State == tracker.StateReplicate && pr.Inflights.Full() {
 		// The follower is alive but the window is full: its contents may
@@ -306,5 +309,8 @@ func (r *raft) sendHeartbeat(to wire.NodeID, ctx []byte) {
 	// Never tell a follower to commit beyond what it is known to hold: its
 	// log past Match may still diverge from ours.
 	commit := min(r.trk.Progress[to].Match, r.log.committed)
-	r.send(wire.Message{To: to, Type: wire.MsgHeartbeat, Commit: commit, Context: ctx})
+	// Index carries our tick (plus one, so it is never 0), echoed in the
+	// answer, so the lease is measured from when the heartbeat left, never
+	// from when the answer came back.
+	r.send(wire.Message{To: to, Type: wire.MsgHeartbeat, Commit: commit, Context: ctx, Index: r.ticks + 1})
 }

@@ -215,7 +215,7 @@ func (r *raft) maybeStepDownAfterRemoval() {
 	}
 	r.logger.Info("stepping down: no longer a voter", "term", r.term, "successor", best)
 	if best != None {
-		r.send(wire.Message{To: best, Type: wire.MsgTimeoutNow})
+		r.sendTimeoutNow(best)
 	}
 	r.becomeFollower(r.term, None)
 }

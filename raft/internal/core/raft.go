@@ -49,6 +49,10 @@ type raft struct {
 
 	// leadTransferee is the target of an ongoing leadership transfer.
 	leadTransferee wire.NodeID
+	// leaseRevoked is set once this leader asked a follower to campaign
+	// (MsgTimeoutNow): that campaign ignores followers' leases, so lease
+	// reads are off for the rest of the term.
+	leaseRevoked bool
 
 	readOnly *readOnly
 	// pendingReadIndexMessages wait until the leader commits an entry of
@@ -60,6 +64,7 @@ type raft struct {
 	// tick they were handed out at, for disk-stall detection.
 	ticks         uint64
 	pendingWrites []pendingWrite
+	leaseScratch  []uint64
 
 	// Outputs, handed over by Ready.
 	msgs        []wire.Message
@@ -190,6 +195,7 @@ func (r *raft) reset(term uint64) {
 	r.trk.ResetVotes()
 	r.readOnly.reset()
 	r.pendingReadIndexMessages = nil
+	r.leaseRevoked = false
 }
 
 func (r *raft) becomeFollower(term uint64, lead wire.NodeID) {
@@ -289,7 +295,8 @@ func (r *raft) handleHigherTerm(m wire.Message) bool {
 		// With check-quorum, a node that heard from a leader within the
 		// election timeout believes in it, and refuses to help depose it,
 		// unless the leader itself asked for the election (a transfer).
-		inLease := r.cfg.CheckQuorum && r.lead != None && r.electionElapsed < r.cfg.ElectionTick
+		inLease := r.cfg.CheckQuorum && r.electionElapsed < r.cfg.ElectionTick &&
+			(r.lead != None || r.startupLease())
 		if inLease && !isTransferCampaign(m.Context) {
 			r.logger.Debug("ignoring vote request within leader lease", "from", m.From,
 				"msg-term", m.Term, "term", r.term, "leader", r.lead)
@@ -369,6 +376,14 @@ func (r *raft) tickHeartbeat() {
 		r.heartbeatElapsed = 0
 		_ = r.Step(wire.Message{From: r.id, Type: wire.MsgBeat})
 	}
+}
+
+// startupLease reports whether this node, configured for lease reads,
+// is still within an election timeout of its start. It then refuses votes
+// as if it had just heard from a leader: it may have, before a restart,
+// and a leader's lease counts on that.
+func (r *raft) startupLease() bool {
+	return r.cfg.ReadOnlyOption == ReadOnlyLeaseBased && r.ticks < uint64(r.cfg.ElectionTick)
 }
 
 func (r *raft) diskStalled() bool {

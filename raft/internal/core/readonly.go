@@ -99,12 +99,12 @@ func (r *raft) sendReadIndexResponse(m wire.Message) {
 		r.respondReadIndex(m, r.log.committed)
 		return
 	}
-	switch r.readOnly.option {
-	case ReadOnlyLeaseBased:
-		// Check-quorum guarantees no other leader was elected within the
-		// lease (under the bounded clock drift assumption).
+	switch {
+	case r.readOnly.option == ReadOnlyLeaseBased && r.leaseValid():
 		r.respondReadIndex(m, r.log.committed)
 	default:
+		// Safe reads, and lease reads without a valid lease, confirm
+		// leadership with a round of heartbeats.
 		if !r.readOnly.addRequest(r.log.committed, m) {
 			r.logger.Debug("ignoring read request with a pending duplicate context", "from", m.From)
 			return
@@ -112,6 +112,36 @@ func (r *raft) sendReadIndexResponse(m wire.Message) {
 		r.readOnly.recvAck(r.id, m.Context)
 		r.bcastHeartbeat()
 	}
+}
+
+// leaseValid reports whether no other leader can have been elected now.
+// A quorum of voters answered heartbeats sent at most leaseTicks ago; each
+// of them refuses votes for ElectionTick of its own ticks after receiving
+// one (check-quorum), and any election needs one of them. leaseTicks keeps
+// a margin of two ticks for tick granularity and a tenth of the timeout
+// for clock drift: the lease assumes the nodes' clocks run at rates within
+// 10% of each other, and that the runtime ticks by elapsed monotonic time
+// (a paused process catches up on its ticks before serving reads).
+func (r *raft) leaseValid() bool {
+	if r.leaseRevoked || r.leadTransferee != None {
+		return false
+	}
+	leaseTicks := uint64(max(r.cfg.ElectionTick-r.cfg.ElectionTick/10-2, 0))
+	r.leaseScratch = r.leaseScratch[:0]
+	for _, id := range r.trk.Voters {
+		if id == r.id {
+			r.leaseScratch = append(r.leaseScratch, r.ticks+1)
+			continue
+		}
+		if pr := r.trk.Progress[id]; pr.LeaseTick > 0 {
+			r.leaseScratch = append(r.leaseScratch, pr.LeaseTick)
+		} else {
+			r.leaseScratch = append(r.leaseScratch, 0)
+		}
+	}
+	// The tick a quorum has answered from (or later).
+	since := quorum.CommittedIndex(r.leaseScratch)
+	return since > 0 && r.ticks+1-since < leaseTicks
 }
 
 // handleReadIndexAck counts a heartbeat answer towards the read requests

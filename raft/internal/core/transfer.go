@@ -40,6 +40,7 @@ func (r *raft) handleTransferLeader(m wire.Message) {
 }
 
 func (r *raft) sendTimeoutNow(to wire.NodeID) {
+	r.leaseRevoked = true
 	r.send(wire.Message{To: to, Type: wire.MsgTimeoutNow})
 }
 

@@ -44,6 +44,11 @@ type Progress struct {
 	// RecentActive is set whenever the follower answers, and cleared by
 	// the leader at each check-quorum round.
 	RecentActive bool
+	// LeaseTick is one more than the leader's tick at which it sent the
+	// newest heartbeat this follower answered; 0 if none in this term. The follower
+	// refuses votes for an election timeout after receiving it, which is
+	// what a lease read relies on.
+	LeaseTick uint64
 	// ProbeSent is set in StateProbe once an append was sent, and cleared
 	// when the follower answers: a probing leader has at most one append
 	// outstanding.

@@ -113,6 +113,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	spoofed := framed(encodeForTest(t, wire.Message{Type: wire.MsgVote, From: "a", To: "b", Term: 99}))
 	hostile := hostileFrames(t)
 	hostile["spoofed-sender"] = spoofed
+	hostile["amplification-bomb"] = framed(amplificationBomb(maxArrayElements + 1))
 	hostile["other-recipient"] = framed(encodeForTest(t, wire.Message{Type: wire.MsgVote, From: "mallory", To: "z", Term: 99}))
 	term := uint64(2)
 	for name, in := range hostile {
@@ -132,7 +133,8 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	waitLog(t, logs, "local-only type")
 	waitLog(t, logs, "unknown type")
 	waitLog(t, logs, "on a connection of")
-	waitLog(t, logs, "maximum decoding depth exceeded")
+	waitLog(t, logs, "nested deeper than")
+	waitLog(t, logs, "array elements")
 	if n := strings.Count(logs.String(), "closing connection"); n < len(hostile) {
 		t.Fatalf("%d connections closed with a logged reason, want %d:\n%s", n, len(hostile), logs)
 	}

@@ -137,9 +137,13 @@ func newMsgDecoder() *msgDecoder {
 }
 
 // decode parses one frame's payload into a message and refuses what may
-// not come from the network: an unknown or local-only type, or bytes
-// after the message. The message shares no memory with payload.
+// not come from the network: a value whose decoding would cost far more
+// memory than its bytes (see checkShape), an unknown or local-only type,
+// or bytes after the message. The message shares no memory with payload.
 func (d *msgDecoder) decode(payload []byte) (m wire.Message, err error) {
+	if err := checkShape(payload); err != nil {
+		return wire.Message{}, err
+	}
 	d.dec.ResetBytes(payload)
 	if err := d.dec.Decode(&m); err != nil {
 		// %v, not %w: a decoder's io.EOF means a short payload, and must

@@ -49,7 +49,9 @@ func startCluster(t *testing.T, fsmName string) ([]*Daemon, []*client.Client) {
 		d, err := New(Options{
 			NodeID: string(peers[i].ID), FSM: fsmName, RaftBind: addrs[i], Store: "memory",
 			Bootstrap: true, Peers: peers, HTTPBind: "127.0.0.1:0",
-			HeartbeatTimeout: 20 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
+			// Timeouts long enough that a loaded test machine does not
+			// cause spurious elections mid-test.
+			HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 750 * time.Millisecond,
 			Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}),
 		})
 		if err != nil {

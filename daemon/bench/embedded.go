@@ -161,11 +161,21 @@ func cluster3(dir string, o EmbeddedOptions) ([]*embeddedNode, func(), error) {
 	return nodes, closeAll, nil
 }
 
-// leaderOf waits for a leader among nodes.
+// leaderOf waits until one of nodes leads and every node knows it (so
+// that followers can forward from the first proposal on).
 func leaderOf(ctx context.Context, nodes []*embeddedNode) (*raft.Node, error) {
 	for {
 		for _, n := range nodes {
-			if n.node.State() == raft.Leader {
+			if n.node.State() != raft.Leader {
+				continue
+			}
+			known := true
+			for _, o := range nodes {
+				if lead, _ := o.node.Leader(); lead != n.node.ID() {
+					known = false
+				}
+			}
+			if known {
 				return n.node, nil
 			}
 		}

@@ -112,7 +112,11 @@ func (c *chaos) step() {
 	for _, id := range nw.ids {
 		n := nw.node(id)
 		if len(n.stalled) > 0 && c.rng.IntN(3) == 0 {
-			nw.flush(n, 1+c.rng.IntN(len(n.stalled)))
+			if c.rng.IntN(2) == 0 {
+				nw.flushGrouped(n, 1+c.rng.IntN(len(n.stalled)))
+			} else {
+				nw.flush(n, 1+c.rng.IntN(len(n.stalled)))
+			}
 		}
 	}
 	// Readys are collected; messages are delivered, lost, delayed or
@@ -125,6 +129,7 @@ func (c *chaos) step() {
 	for _, m := range msgs {
 		switch r := c.rng.IntN(100); {
 		case r < 5:
+			nw.lost(m)
 		case r < 15:
 			nw.inbox = append(nw.inbox, m)
 		case r < 17:
@@ -178,6 +183,18 @@ func (c *chaos) converge() {
 		nw.tick()
 		lead = nw.leader()
 	}
+	defer func() {
+		if c.t.Failed() {
+			for _, id := range nw.ids {
+				n := nw.node(id)
+				st := n.rn.Status()
+				c.t.Logf("%s: %+v %+v applied=%d(%d) last=%d stable=%d unstable-off=%d inprog=%d snap=%v store=[%d,%d] stalled=%d progress=%+v",
+					id, st.SoftState, st.HardState, st.Applied, n.appliedIndex, st.LastIndex, st.StableIndex,
+					n.rn.raft.log.unstable.offset, n.rn.raft.log.unstable.offsetInProgress, n.rn.raft.log.unstable.snapshot,
+					n.store.FirstIndex(), n.store.LastIndex(), len(n.stalled), st.Progress)
+			}
+		}
+	}()
 	nw.tickUntil(500, func() bool {
 		want := nw.commit(lead)
 		for _, id := range nw.ids {

@@ -165,6 +165,11 @@ func (nw *network) persist(n *testNode, rd Ready) {
 			nw.t.Fatal(err)
 		}
 	}
+	nw.apply(n, rd)
+}
+
+// apply hands rd's committed entries and read states to n's state machine.
+func (nw *network) apply(n *testNode, rd Ready) {
 	for _, e := range rd.CommittedEntries {
 		if e.Index != n.appliedIndex+1 {
 			nw.t.Fatalf("%s applied %d after %d", n.id, e.Index, n.appliedIndex)
@@ -176,6 +181,52 @@ func (nw *network) persist(n *testNode, rd Ready) {
 		}
 	}
 	n.reads = append(n.reads, rd.ReadStates...)
+}
+
+// flushGrouped completes the first k queued writes of n as one group, the
+// way a runtime's storage stage does: write everything, then send the
+// durable messages, then acknowledge only the last entry written.
+func (nw *network) flushGrouped(n *testNode, k int) {
+	k = min(k, len(n.stalled))
+	queued := n.stalled[:k]
+	n.stalled = n.stalled[k:]
+	var last *wire.Entry
+	var snap *wire.SnapshotMeta
+	var msgs []wire.Message
+	for i := range queued {
+		rd := &queued[i]
+		if rd.Snapshot != nil {
+			n.store.installSnapshot(*rd.Snapshot)
+			snap, last = rd.Snapshot, nil
+		}
+		n.store.write(rd.Entries)
+		if k := len(rd.Entries); k > 0 {
+			last = &rd.Entries[k-1]
+		}
+		if !rd.HardState.IsEmpty() {
+			n.hs = rd.HardState
+		}
+		msgs = append(msgs, rd.DurableMessages...)
+	}
+	nw.send(msgs...)
+	if snap != nil {
+		if err := n.rn.Step(wire.Message{Type: wire.MsgStorageSnapResp, Snapshot: snap}); err != nil {
+			nw.t.Fatal(err)
+		}
+	}
+	if last != nil {
+		if err := n.rn.Step(wire.Message{Type: wire.MsgStorageAppendResp, Index: last.Index, LogTerm: last.Term}); err != nil {
+			nw.t.Fatal(err)
+		}
+	}
+	// The apply stage sees the committed entries of every Ready in order.
+	for _, rd := range queued {
+		if rd.Snapshot != nil {
+			n.applied = nil
+			n.appliedIndex = rd.Snapshot.Index
+		}
+		nw.apply(n, rd)
+	}
 }
 
 // flush completes the first k queued writes of n.
@@ -237,12 +288,23 @@ func (nw *network) stabilize() {
 func (nw *network) deliver(m wire.Message) {
 	to := nw.nodes[m.To]
 	if to == nil || nw.cut[[2]wire.NodeID{m.From, m.To}] || (nw.drop != nil && nw.drop(m)) {
+		nw.lost(m)
 		return
 	}
 	err := to.rn.StepPeer(m)
 	if m.Type == wire.MsgSnap {
 		// The transport streamed the data; report how it went.
 		nw.nodes[m.From].rn.ReportSnapshot(m.To, err == nil)
+	}
+}
+
+// lost reports a message the network lost, as a transport would for a
+// snapshot it failed to stream.
+func (nw *network) lost(m wire.Message) {
+	if m.Type == wire.MsgSnap {
+		if from := nw.nodes[m.From]; from != nil {
+			from.rn.ReportSnapshot(m.To, false)
+		}
 	}
 }
 

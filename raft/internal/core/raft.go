@@ -400,18 +400,26 @@ func (r *raft) notePendingWrite(index uint64) {
 }
 
 // popPendingWrites forgets the writes an acknowledgement up to index
-// covers. Any acknowledgement proves progress, even one whose entries were
-// overwritten meanwhile (writes complete in order).
+// covers. Writes complete in order, so an acknowledgement of a write also
+// covers every write handed out before it, even one whose entries were
+// overwritten meanwhile and so end at a higher index (a runtime that
+// groups Readys acknowledges only the last of them).
 func (r *raft) popPendingWrites(index uint64) {
-	i := 0
-	for i < len(r.pendingWrites) && r.pendingWrites[i].index <= index {
-		i++
+	n := 0
+	for i := len(r.pendingWrites) - 1; i >= 0; i-- {
+		if r.pendingWrites[i].index == index {
+			n = i + 1
+			break
+		}
 	}
-	if i == len(r.pendingWrites) {
+	for n < len(r.pendingWrites) && r.pendingWrites[n].index <= index {
+		n++
+	}
+	if n == len(r.pendingWrites) {
 		r.pendingWrites = r.pendingWrites[:0]
 		return
 	}
-	r.pendingWrites = r.pendingWrites[i:]
+	r.pendingWrites = r.pendingWrites[n:]
 }
 
 // handleStorageAppendResp learns that writes up to (m.Index, m.LogTerm)

@@ -2,6 +2,8 @@ package core
 
 import (
 	"testing"
+
+	"github.com/mandate-raft/mandate/wire"
 )
 
 func TestLeaderWithStalledDiskStepsDown(t *testing.T) {
@@ -46,5 +48,29 @@ func TestLeaderWithHealthyDiskDoesNotStepDown(t *testing.T) {
 	}
 	if nw.leader() != "n1" || nw.term("n1") != 2 {
 		t.Fatalf("leader %q term %d, want n1 undisturbed", nw.leader(), nw.term("n1"))
+	}
+}
+
+func TestGroupedAcknowledgementClearsEveryEarlierPendingWrite(t *testing.T) {
+	members := ids(3)
+	st := newMemStorageWith(entriesWithTerms(t, members, 1)...)
+	rn := newTestRawNode(t, "n2", st, wire.HardState{Term: 1, Commit: 1}, func(c *Config) { c.DiskStallTicks = 3 })
+	_ = rn.StepPeer(wire.Message{Type: wire.MsgApp, From: "n1", To: "n2", Term: 2, Index: 1, LogTerm: 1,
+		Entries: []wire.Entry{{Index: 2, Term: 2}, {Index: 3, Term: 2}, {Index: 4, Term: 2}}})
+	rd1 := rn.Ready()
+	rn.Tick()
+	// Index 3 onwards is overwritten before the first write completes.
+	_ = rn.StepPeer(wire.Message{Type: wire.MsgApp, From: "n3", To: "n2", Term: 3, Index: 2, LogTerm: 2,
+		Entries: []wire.Entry{{Index: 3, Term: 3}}})
+	rd2 := rn.Ready()
+	// One grouped write, one acknowledgement of its last entry.
+	st.write(rd1.Entries)
+	st.write(rd2.Entries)
+	_ = rn.Step(wire.Message{Type: wire.MsgStorageAppendResp, Index: 3, LogTerm: 3})
+	if n := len(rn.raft.pendingWrites); n != 0 {
+		t.Fatalf("%d writes still pending after the grouped acknowledgement", n)
+	}
+	if s := rn.Status(); s.StableIndex != 3 {
+		t.Fatalf("stable index %d, want 3", s.StableIndex)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/hashicorp/go-msgpack/v2/codec"
+
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -39,17 +41,34 @@ func TestShapeRefusesAmplificationBomb(t *testing.T) {
 }
 
 func TestShapeAcceptsLargeHonestMessages(t *testing.T) {
-	entries := make([]wire.Entry, 200_000)
-	for i := range entries {
-		entries[i] = wire.Entry{Index: uint64(i + 1), Term: 1, Type: wire.EntryNoop}
+	mk := func(n int) wire.Message {
+		entries := make([]wire.Entry, n)
+		for i := range entries {
+			entries[i] = wire.Entry{Index: uint64(i + 1), Term: 1, Type: wire.EntryNoop}
+		}
+		return wire.Message{Type: wire.MsgApp, From: "a", To: "b", Entries: entries}
 	}
-	m := wire.Message{Type: wire.MsgApp, From: "a", To: "b", Entries: entries}
-	p := encodeForTest(t, m)
-	got, err := newMsgDecoder().decode(p)
+	// As many of the smallest entries an encoder makes as the element
+	// limit allows pass the shape check.
+	var one []byte
+	e := wire.Entry{Index: 1, Term: 1, Type: wire.EntryNoop}
+	if err := codec.NewEncoderBytes(&one, newHandle()).Encode(&e); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte{0x82, 0xa1, 'y', byte(wire.MsgApp), 0xa1, 'e', 0xdd}
+	p = binary.BigEndian.AppendUint32(p, maxArrayElements)
+	for i := 0; i < maxArrayElements; i++ {
+		p = append(p, one...)
+	}
+	if err := checkShape(p); err != nil {
+		t.Fatalf("an append of %d entries refused: %v", maxArrayElements, err)
+	}
+	m := mk(5_000)
+	got, err := newMsgDecoder().decode(encodeForTest(t, m))
 	if err != nil {
-		t.Fatalf("an append of %d entries refused: %v", len(entries), err)
+		t.Fatalf("an append of %d entries refused: %v", len(m.Entries), err)
 	}
-	if len(got.Entries) != len(entries) || got.Entries[len(entries)-1].Index != uint64(len(entries)) {
+	if len(got.Entries) != len(m.Entries) || got.Entries[len(m.Entries)-1].Index != uint64(len(m.Entries)) {
 		t.Fatalf("decoded %d entries", len(got.Entries))
 	}
 }

@@ -35,6 +35,14 @@
 // ResultCodec encodes its own results; otherwise MsgpackCodec is used, which
 // keeps errors.Is working for the sentinel errors it is given.
 //
+// # Cost
+//
+// A session with one remembered result costs about 200 bytes of heap.
+// Snapshot copies the session table (not the results' bytes) on the apply
+// goroutine, in O(sessions): with a million sessions that is of the order
+// of 100 ms of CPU, measured by the ledger's BenchmarkSnapshotWithSessions.
+// Bound the table with Options.MaxSessions and Options.TTL accordingly.
+//
 // # Pass-through
 //
 // A command that does not start with the envelope's magic prefix is handed

@@ -25,13 +25,22 @@ type workload struct {
 	killAt                atomic.Int64 // unix nanos of the SIGKILL, 0 before
 	firstOKAfterKill      atomic.Int64 // unix nanos, 0 until one
 
+	okAtKill              atomic.Uint64 // acknowledged transfers before the fault
+
 	mu        sync.Mutex
 	latencies []time.Duration
 	err       error // first unexpected error
+	// delta is every account's net change by acknowledged transfers, so
+	// the final balances can be checked one by one: a lost acknowledged
+	// transfer or one applied twice shows up there.
+	delta map[string]int64
+	// pending are transfers abandoned when the workload ended, whose fate
+	// settle learns by resending them with their request ids.
+	pending []client.TransferRequest
 }
 
 func newWorkload(cl *cluster, opts Options) *workload {
-	return &workload{cl: cl, opts: opts}
+	return &workload{cl: cl, opts: opts, delta: map[string]int64{}}
 }
 
 func account(i int) string { return fmt.Sprintf("acct-%03d", i) }
@@ -93,13 +102,19 @@ func (w *workload) transfer(ctx context.Context, c *client.Client, rng *rand.Ran
 			}
 			w.mu.Lock()
 			w.latencies = append(w.latencies, now.Sub(start))
+			w.delta[req.From] -= req.Amount
+			w.delta[req.To] += req.Amount
 			w.mu.Unlock()
 			return
 		case client.CodeOf(err) == client.CodeInsufficientFunds:
 			w.rejected.Add(1)
 			return
 		case ctx.Err() != nil:
-			return // the workload ended; this transfer's fate does not matter to the checks
+			// The workload ended with this transfer's outcome unknown.
+			w.mu.Lock()
+			w.pending = append(w.pending, req)
+			w.mu.Unlock()
+			return
 		case client.IsRetryable(err) || errors.Is(err, client.ErrNoResponse) || errors.Is(err, context.DeadlineExceeded):
 			w.retries.Add(1)
 			backoff := time.Duration(min(attempt+1, 10)) * 20 * time.Millisecond
@@ -127,7 +142,49 @@ func (w *workload) failure() error {
 	return w.err
 }
 
-func (w *workload) markKill(t time.Time) { w.killAt.Store(t.UnixNano()) }
+func (w *workload) markKill(t time.Time) {
+	w.okAtKill.Store(w.ok.Load())
+	w.killAt.Store(t.UnixNano())
+}
+
+// settle resends every transfer abandoned at the end of the workload with
+// its request id, so that its outcome becomes known: the ledger answers a
+// request it already applied with the remembered result, and applies one
+// it never saw. Afterwards every transfer's effect is known.
+func (w *workload) settle(ctx context.Context) (int, error) {
+	w.mu.Lock()
+	pending := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, req := range pending {
+		_, err := retry(sctx, func() (client.WriteResponse, error) { return w.cl.any.Transfer(sctx, req) })
+		switch {
+		case err == nil:
+			w.mu.Lock()
+			w.delta[req.From] -= req.Amount
+			w.delta[req.To] += req.Amount
+			w.mu.Unlock()
+		case client.CodeOf(err) == client.CodeInsufficientFunds:
+		default:
+			return 0, fmt.Errorf("settle transfer %s: %w", req.RequestID, err)
+		}
+	}
+	return len(pending), nil
+}
+
+// expected returns every account's balance implied by the deposits and
+// the acknowledged transfers.
+func (w *workload) expected() map[string]int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int64, w.opts.Accounts)
+	for i := range w.opts.Accounts {
+		out[account(i)] = w.opts.InitialBalance + w.delta[account(i)]
+	}
+	return out
+}
 
 // recovery returns the time from the kill to the first acknowledged
 // transfer that was sent after it.

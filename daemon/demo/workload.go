@@ -25,7 +25,7 @@ type workload struct {
 	killAt                atomic.Int64 // unix nanos of the SIGKILL, 0 before
 	firstOKAfterKill      atomic.Int64 // unix nanos, 0 until one
 
-	okAtKill              atomic.Uint64 // acknowledged transfers before the fault
+	okAtKill atomic.Uint64 // acknowledged transfers before the fault
 
 	mu        sync.Mutex
 	latencies []time.Duration

@@ -329,3 +329,16 @@ func TestReconnectsAfterPeerRestart(t *testing.T) {
 }
 
 var _ = transporttest.A
+
+func TestMessageNotFromThisNodeIsDroppedBeforeSending(t *testing.T) {
+	cfgA, logs := loggedConfig(t, "a")
+	a, _ := started(t, cfgA)
+	b, rb := started(t, testConfig(t, "b"))
+	a.SetPeer("b", b.Addr())
+	a.Send(wire.Message{Type: wire.MsgHeartbeat, From: "someone", To: "b", Term: 1})
+	a.Send(wire.Message{Type: wire.MsgHeartbeat, From: "a", To: "b", Term: 2})
+	if got := rb.NextMsg(t); got.Term != 2 || got.From != "a" {
+		t.Fatalf("got %v, want only a's own heartbeat", got)
+	}
+	waitLog(t, logs, "message not from this node")
+}

@@ -144,6 +144,12 @@ func (o *outLane) writeBatch(conn net.Conn, bw *bufio.Writer, enc *msgEncoder, m
 }
 
 func (o *outLane) writeOne(bw *bufio.Writer, enc *msgEncoder, m *wire.Message) error {
+	if m.From != o.t.cfg.ID {
+		// The receiver would close the connection over it, losing what
+		// follows: refuse it here instead.
+		o.t.log.Error("message not from this node, dropped", "peer", o.id, "type", m.Type, "from", m.From, "node-id", o.t.cfg.ID)
+		return nil
+	}
 	payload, err := enc.encode(m)
 	if err != nil {
 		o.t.log.Error("cannot encode message, dropped", "peer", o.id, "type", m.Type, "error", err)

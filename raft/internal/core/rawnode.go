@@ -115,6 +115,14 @@ func (rn *RawNode) ReadIndex(rctx []byte) {
 	_ = rn.raft.Step(wire.Message{Type: wire.MsgReadIndex, Context: rctx})
 }
 
+// ReadIndexSafe is ReadIndex confirmed by a heartbeat round to a quorum
+// even on a node configured with ReadOnlyLeaseBased: for callers that want
+// no clock assumption on this request. Followers forward the request with
+// that demand.
+func (rn *RawNode) ReadIndexSafe(rctx []byte) {
+	_ = rn.raft.Step(wire.Message{Type: wire.MsgReadIndex, Context: rctx, Index: readIndexSafe})
+}
+
 // TransferLeader asks the leader to hand leadership to to.
 func (rn *RawNode) TransferLeader(to wire.NodeID) {
 	_ = rn.raft.Step(wire.Message{Type: wire.MsgTransferLeader, From: to})

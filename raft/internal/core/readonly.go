@@ -82,6 +82,10 @@ func (ro *readOnly) lastPendingRequestCtx() []byte {
 	return []byte(ro.queue[len(ro.queue)-1])
 }
 
+// readIndexSafe in a MsgReadIndex's Index asks the leader to confirm the
+// read with a heartbeat round even when it holds a valid lease.
+const readIndexSafe = 1
+
 // handleReadIndex serves a read index request on the leader.
 func (r *raft) handleReadIndex(m wire.Message) {
 	if !r.committedEntryInCurrentTerm() {
@@ -100,7 +104,7 @@ func (r *raft) sendReadIndexResponse(m wire.Message) {
 		return
 	}
 	switch {
-	case r.readOnly.option == ReadOnlyLeaseBased && r.leaseValid():
+	case r.readOnly.option == ReadOnlyLeaseBased && m.Index != readIndexSafe && r.leaseValid():
 		r.respondReadIndex(m, r.log.committed)
 	default:
 		// Safe reads, and lease reads without a valid lease, confirm
@@ -147,9 +151,8 @@ func (r *raft) leaseValid() bool {
 // handleReadIndexAck counts a heartbeat answer towards the read requests
 // pending under its context.
 func (r *raft) handleReadIndexAck(m wire.Message) {
-	if r.readOnly.option != ReadOnlySafe {
-		return
-	}
+	// Lease-based nodes queue requests here too: when the lease is not
+	// valid, and for ReadIndexSafe.
 	rs := r.readOnly.recvAck(m.From, m.Context)
 	if rs == nil {
 		return

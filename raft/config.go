@@ -20,6 +20,7 @@ const (
 	DefaultSnapshotThreshold = 8192
 	DefaultSnapshotInterval  = 30 * time.Second
 	DefaultTrailingLogs      = 10240
+	DefaultLearnerMaxLag     = 128
 )
 
 // Config configures a Node. The zero value of every field but ID means its
@@ -64,6 +65,26 @@ type Config struct {
 	// DisableForwarding makes followers refuse Apply with a
 	// *NotLeaderError instead of forwarding the proposal to the leader.
 	DisableForwarding bool
+
+	// LeaseReads lets Read with the Lease consistency answer from the
+	// leader's lease, without a heartbeat round per read. Off by default;
+	// it requires check-quorum (DisableCheckQuorum false). Its clock
+	// assumption: every node's clock advances at a rate within 10% of the
+	// others' (bounded drift, not synchronised time), and a paused process
+	// catches up on its ticks before it serves. A node whose clock runs
+	// slower than that may still believe in its lease after another leader
+	// was elected, and serve a stale read. Linearizable reads and Barrier
+	// never rely on the lease.
+	LeaseReads bool
+
+	// AutoPromoteLearners makes the leader promote every learner to voter
+	// once the learner's log is within LearnerMaxLag entries of the
+	// leader's and it is being replicated to normally. Off by default:
+	// learners then stay learners until AddVoter.
+	AutoPromoteLearners bool
+	// LearnerMaxLag is how many entries behind the leader's last index a
+	// learner may be when AutoPromoteLearners promotes it. Default 128.
+	LearnerMaxLag uint64
 
 	// SnapshotThreshold is how many entries must have been applied since
 	// the last snapshot before the node takes a new one. Default 8192.
@@ -112,6 +133,9 @@ func (c Config) withDefaults() Config {
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = DefaultTrailingLogs
 	}
+	if c.LearnerMaxLag == 0 {
+		c.LearnerMaxLag = DefaultLearnerMaxLag
+	}
 	if c.Logger == nil {
 		c.Logger = hclog.Default()
 	}
@@ -149,6 +173,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInflight < 0 {
 		bad("MaxInflight %d is negative", c.MaxInflight)
+	}
+	if c.LeaseReads && c.DisableCheckQuorum {
+		bad("LeaseReads needs check-quorum, which DisableCheckQuorum turns off")
 	}
 	if c.SnapshotInterval < 0 {
 		bad("SnapshotInterval %v is negative", c.SnapshotInterval)

@@ -2,7 +2,6 @@ package raft
 
 import (
 	"context"
-	"encoding/binary"
 
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -60,32 +59,9 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (Applied, error) {
 // current). It works on any node. It fails with a *NotLeaderError when no
 // leader is known, with ErrLeadershipLost when leadership changes
 // meanwhile, with ErrShutdown, or with ctx's error; give ctx a deadline.
+// It is a Linearizable Read: it never relies on a lease.
 func (n *Node) Barrier(ctx context.Context) error {
-	b := &barrier{id: n.nextID(), ch: make(chan error, 1)}
-	if err := n.props.addBarrier(b); err != nil {
-		return err
-	}
-	start := func() {
-		if n.loop.soft.Lead == wire.None {
-			n.props.resolveBarrier(b.id, n.notLeader())
-			return
-		}
-		if !n.props.claimBarrier(b, n.loop.epoch) {
-			return
-		}
-		var rctx [8]byte
-		binary.BigEndian.PutUint64(rctx[:], b.id)
-		n.rn.ReadIndex(rctx[:])
-	}
-	if err := n.sendLocal(ctx, start); err != nil {
-		return n.props.abandonBarrier(b, err)
-	}
-	select {
-	case err := <-b.ch:
-		return err
-	case <-ctx.Done():
-		return n.props.abandonBarrier(b, ctx.Err())
-	}
+	return n.readIndex(ctx, true)
 }
 
 // Snapshot takes a snapshot of the FSM now, persists it in the snapshot

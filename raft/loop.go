@@ -77,7 +77,9 @@ func (n *Node) stepPeer(m wire.Message) {
 	}
 	if err := n.rn.StepPeer(m); err != nil {
 		n.log.Debug("dropped message from peer", "type", m.Type.String(), "from", string(m.From), "term", m.Term, "error", err)
+		return
 	}
+	n.noteContact(m)
 }
 
 // propose hands p, and every proposal already queued behind it (up to

@@ -260,7 +260,12 @@ func (n *Node) Bootstrap(conf wire.Configuration) error {
 	if err := n.sendLocal(context.Background(), func() { errc <- n.bootstrapOnLoop(ent) }); err != nil {
 		return err
 	}
-	return <-errc
+	select {
+	case err := <-errc:
+		return err
+	case <-n.stopc:
+		return n.stoppedErr()
+	}
 }
 
 func (n *Node) bootstrapOnLoop(ent wire.Entry) error {

@@ -121,6 +121,8 @@ func (n *Node) Stats(ctx context.Context) (Stats, error) {
 	case st = <-ch:
 	case <-ctx.Done():
 		return Stats{}, ctx.Err()
+	case <-n.stopc:
+		return Stats{}, n.stoppedErr()
 	}
 	s := Stats{
 		ID:             n.id,

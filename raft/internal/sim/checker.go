@@ -151,6 +151,9 @@ func (s *Sim) checkCommit(n *node, c uint64) {
 		return
 	}
 	n.commit = c
+	if s.onLeaderCommit != nil && n.role == core.StateLeader {
+		defer s.onLeaderCommit(n)
+	}
 	if c > s.chk.commitInTerm[n.term] {
 		s.chk.commitInTerm[n.term] = c
 	}

@@ -66,6 +66,13 @@ func (nw *network) isolate(n int) {
 	}
 }
 
+// reconnect heals every link of a node, both ways.
+func (nw *network) reconnect(n int) {
+	for i := range nw.cut {
+		nw.cut[n][i], nw.cut[i][n] = false, false
+	}
+}
+
 // delay draws a message's delivery delay.
 func (s *Sim) delay() Time {
 	p := &s.net.params

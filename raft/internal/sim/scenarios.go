@@ -32,21 +32,36 @@ func RandomFaults(nodes int) Scenario {
 	return Scenario{
 		Name:       fmt.Sprintf("random-%d", nodes),
 		Nodes:      nodes,
-		FaultTicks: 150,
+		FaultTicks: 400,
 		Setup: func(s *Sim) {
 			s.cfg.PreVote = s.rng.IntN(2) == 0
 			s.cfg.CheckQuorum = s.rng.IntN(2) == 0
+			if s.rng.IntN(2) == 0 {
+				s.cfg.MaxSizePerMsg = 1 // one entry per MsgApp
+			}
 			s.startWorkload(12)
 			s.compactEvery(4 * TickUnits)
 			s.each(s.electionTimeout()/2, func() bool {
 				if !s.faults {
 					return false
 				}
-				if s.rng.IntN(3) == 0 {
+				if s.rng.IntN(2) == 0 {
 					s.randomFault()
 				}
 				return true
 			})
+			// Sometimes cut a leader off the moment it is elected or
+			// commits, before what it sends next gets out (see Figure8).
+			s.onNewLeader = func(n *node) {
+				if s.faults && s.rng.IntN(5) == 0 {
+					s.isolateFor(n, s.randomDowntime())
+				}
+			}
+			s.onLeaderCommit = func(n *node) {
+				if s.faults && s.rng.IntN(10) == 0 {
+					s.isolateFor(n, s.randomDowntime())
+				}
+			}
 		},
 	}
 }
@@ -54,7 +69,11 @@ func RandomFaults(nodes int) Scenario {
 // randomFault injects one random fault.
 func (s *Sim) randomFault() {
 	n := len(s.nodes)
-	switch s.rng.IntN(10) {
+	switch s.rng.IntN(11) {
+	case 10: // crash several nodes at once
+		for k := 1 + s.rng.IntN(n); k > 0; k-- {
+			s.crashFor(s.crashTarget(), s.randomDowntime())
+		}
 	case 0, 1: // partition into two random groups
 		perm := s.rng.Perm(n)
 		k := 1 + s.rng.IntN(n-1)
@@ -66,8 +85,8 @@ func (s *Sim) randomFault() {
 		}
 	case 3: // heal
 		s.net.healAll()
-	case 4: // crash any node
-		s.crashFor(s.nodes[s.rng.IntN(n)], s.randomDowntime())
+	case 4: // crash a node, preferably one with writes in flight
+		s.crashFor(s.crashTarget(), s.randomDowntime())
 	case 5: // crash the leader
 		if l := s.leader(); l != nil {
 			s.crashFor(l, s.randomDowntime())
@@ -92,6 +111,21 @@ func (s *Sim) randomFault() {
 	}
 }
 
+// crashTarget picks a live node with writes not yet durable if there is
+// one (a crash that loses nothing tests little), else any node.
+func (s *Sim) crashTarget() *node {
+	var busy []*node
+	for _, n := range s.nodes {
+		if n.alive && len(n.pending) > 0 {
+			busy = append(busy, n)
+		}
+	}
+	if len(busy) > 0 {
+		return busy[s.rng.IntN(len(busy))]
+	}
+	return s.nodes[s.rng.IntN(len(s.nodes))]
+}
+
 func (s *Sim) randomDowntime() Time {
 	return s.electionTimeout()/4 + Time(s.rng.Int64N(int64(3*s.electionTimeout())))
 }
@@ -110,7 +144,7 @@ func (s *Sim) crashFor(n *node, d Time) {
 func Scenarios() []Scenario {
 	return []Scenario{
 		RotatingMinorities(3), RotatingMinorities(5), RotatingMinorities(7),
-		MinorityWithLeader(), Figure8(), LossyThenReordered(), Churn(),
+		MinorityWithLeader(), Figure8(3), Figure8(5), LossyThenReordered(), Churn(),
 		LinksCutAndRestored(), PartialPartition(), AsymmetricLeader(),
 		CrashRestartAll(3), CrashRestartAll(5), SnapshotCatchUp(),
 		Membership(),
@@ -126,7 +160,7 @@ func (s *Sim) safeElections() { s.cfg.PreVote, s.cfg.CheckQuorum = true, true }
 // leader within a few election timeouts, and no minority node may lead
 // (check-quorum makes a cut-off leader step down).
 func RotatingMinorities(nodes int) Scenario {
-	const rounds, roundTicks = 6, 100
+	const rounds, roundTicks = 5, 150
 	return Scenario{
 		Name:       fmt.Sprintf("rotating-minorities-%d", nodes),
 		Nodes:      nodes,
@@ -157,31 +191,55 @@ func RotatingMinorities(nodes int) Scenario {
 						}
 					}
 					s.net.partition(minority, majority)
-					s.after(s.ticks(roundTicks-5), func() { s.expectLeaderIn(majority, minority) })
+					s.expectLeaderIn(majority, s.ticks(roundTicks-10))
+					s.after(s.ticks(roundTicks-5), func() { s.expectNoLeaderIn(minority) })
 				})
 			}
 		},
 	}
 }
 
-// expectLeaderIn checks that exactly the given group has a leader: a live
-// node of group leads the highest term any node of the group knows, and
-// no node outside it believes it leads.
-func (s *Sim) expectLeaderIn(group, others []int) {
-	var lead *node
-	var term uint64
-	for _, i := range group {
-		n := s.nodes[i]
-		term = max(term, n.term)
-		if n.alive && n.role == core.StateLeader && (lead == nil || n.term > lead.term) {
-			lead = n
+// expectWithin polls cond every tick and fails with property and detail
+// unless it holds within d. Election outcomes are polled rather than
+// sampled at one instant: split votes make the time to elect a leader a
+// random variable with a long, thin tail.
+func (s *Sim) expectWithin(d Time, property string, cond func() bool, detail func() string) {
+	deadline := s.now + d
+	s.each(TickUnits, func() bool {
+		switch {
+		case s.violation != nil || cond():
+			return false
+		case s.now >= deadline:
+			s.fail(property, detail(), s.nodes...)
+			return false
 		}
-	}
-	if lead == nil || lead.term != term {
-		s.fail("leader in the majority", fmt.Sprintf("no leader of term %d among %v", term, s.ids(group)), s.nodes...)
-		return
-	}
-	for _, i := range others {
+		return true
+	})
+}
+
+// expectLeaderIn requires that, within d, a live node of group leads the
+// highest term any node of the group knows.
+func (s *Sim) expectLeaderIn(group []int, d Time) {
+	s.expectWithin(d, "leader in the majority", func() bool {
+		var lead *node
+		var term uint64
+		for _, i := range group {
+			n := s.nodes[i]
+			term = max(term, n.term)
+			if n.alive && n.role == core.StateLeader && (lead == nil || n.term > lead.term) {
+				lead = n
+			}
+		}
+		return lead != nil && lead.term == term
+	}, func() string {
+		return fmt.Sprintf("no leader among %v within %d ticks", s.ids(group), d/TickUnits)
+	})
+}
+
+// expectNoLeaderIn checks that no node of group believes it leads (with
+// check-quorum, a leader cut off from a quorum steps down).
+func (s *Sim) expectNoLeaderIn(group []int) {
+	for _, i := range group {
 		if n := s.nodes[i]; n.alive && n.role == core.StateLeader {
 			s.fail("no leader in a minority", fmt.Sprintf("%s still leads term %d while cut off from a quorum", n.id, n.term), s.nodes...)
 			return
@@ -203,7 +261,7 @@ func (s *Sim) ids(idx []int) []string {
 // leader's uncommitted tail is overwritten (the convergence and Log
 // Matching checks see to that).
 func MinorityWithLeader() Scenario {
-	const rounds, roundTicks = 4, 80
+	const rounds, roundTicks = 4, 150
 	return Scenario{
 		Name:       "minority-with-leader",
 		Nodes:      5,
@@ -227,6 +285,7 @@ func MinorityWithLeader() Scenario {
 						}
 					}
 					s.net.partition(minority, majority)
+					s.expectLeaderIn(majority, s.ticks(roundTicks-20))
 					// Entries the majority holds may still commit in the
 					// minority (they were replicated before the cut); none
 					// beyond them can.
@@ -247,7 +306,7 @@ func MinorityWithLeader() Scenario {
 									s.nodes[i].id, s.nodes[i].commit, limit), s.nodes...)
 							}
 						}
-						s.expectLeaderIn(majority, minority)
+						s.expectNoLeaderIn(minority)
 						s.expectNotAcked(ids)
 					})
 				})
@@ -268,16 +327,45 @@ func (s *Sim) expectNotAcked(ids []uint64) {
 	}
 }
 
-// Figure8 crashes the leader right after it accepted proposals, many
-// times, so that entries of old terms are replicated to some nodes and
-// then compete with newer ones (Raft paper, Figure 8).
-func Figure8() Scenario {
+// Figure8 crashes leaders right after they accepted proposals, and new
+// leaders right after their election, many times, so that entries of old
+// terms sit uncommitted on some nodes and compete with newer ones (Raft
+// paper, Figure 8). One entry per MsgApp makes a follower acknowledge old
+// entries before the new leader's own no-op, which is when a leader that
+// commits earlier-term entries by counting replicas goes wrong.
+func Figure8(nodes int) Scenario {
 	return Scenario{
-		Name:       "figure-8",
-		Nodes:      5,
+		Name:       fmt.Sprintf("figure-8-%d", nodes),
+		Nodes:      nodes,
 		FaultTicks: 400,
 		Setup: func(s *Sim) {
 			s.cfg.PreVote = s.rng.IntN(2) == 0
+			s.cfg.MaxSizePerMsg = 1
+			// A leader is often cut off the moment its commit index moves,
+			// before the messages that carry its newer entries are out.
+			s.onLeaderCommit = func(n *node) {
+				if s.faults && s.rng.IntN(4) == 0 {
+					s.isolateFor(n, s.shortDowntime())
+				}
+			}
+			// A new leader is often cut off or crashed before its no-op
+			// gets far, leaving its term's entries on few nodes.
+			s.onNewLeader = func(n *node) {
+				if !s.faults {
+					return
+				}
+				switch s.rng.IntN(5) {
+				case 0, 1:
+					s.isolateFor(n, s.shortDowntime())
+				case 2:
+					inc := n.inc
+					s.after(Time(s.rng.IntN(int(2*TickUnits))), func() {
+						if n.inc == inc {
+							s.crashFor(n, s.shortDowntime())
+						}
+					})
+				}
+			}
 			s.each(s.electionTimeout(), func() bool {
 				if !s.faults {
 					return false
@@ -286,19 +374,35 @@ func Figure8() Scenario {
 				if l == nil {
 					return true
 				}
-				for k := 1 + s.rng.IntN(3); k > 0; k-- {
+				for k := 1 + s.rng.IntN(8); k > 0; k-- {
 					s.propose(l)
 				}
 				s.after(Time(s.rng.IntN(int(2*TickUnits))), func() {
-					s.crashFor(l, s.randomDowntime())
+					if s.rng.IntN(2) == 0 {
+						s.crashFor(l, s.shortDowntime())
+					} else {
+						s.isolateFor(l, s.shortDowntime())
+					}
 				})
 				if s.rng.IntN(3) == 0 {
-					s.crashFor(s.nodes[s.rng.IntN(5)], s.randomDowntime())
+					s.crashFor(s.nodes[s.rng.IntN(nodes)], s.shortDowntime())
 				}
 				return true
 			})
 		},
 	}
+}
+
+// isolateFor cuts n off from every other node now and reconnects it
+// after d.
+func (s *Sim) isolateFor(n *node, d Time) {
+	s.net.isolate(n.idx)
+	s.after(d, func() { s.net.reconnect(n.idx) })
+}
+
+// shortDowntime is a crash of less than two election timeouts.
+func (s *Sim) shortDowntime() Time {
+	return TickUnits + Time(s.rng.Int64N(int64(2*s.electionTimeout())))
 }
 
 // LossyThenReordered runs with 10% loss and some duplication, then with
@@ -425,7 +529,7 @@ func PartialPartition() Scenario {
 // AsymmetricLeader lets the leader send but not receive, round after
 // round: check-quorum must make it step down and another node lead.
 func AsymmetricLeader() Scenario {
-	const rounds, roundTicks = 4, 80
+	const rounds, roundTicks = 4, 150
 	return Scenario{
 		Name:       "asymmetric-leader",
 		Nodes:      5,
@@ -444,14 +548,11 @@ func AsymmetricLeader() Scenario {
 					for i := range s.nodes {
 						s.net.cut[i][l.idx] = true
 					}
-					s.after(s.ticks(roundTicks-10), func() {
-						if l.alive && l.role == core.StateLeader {
-							s.fail("deaf leader steps down", fmt.Sprintf("%s, which cannot receive, still leads term %d", l.id, l.term), s.nodes...)
-							return
-						}
-						if nl := s.leader(); nl == nil || nl == l || nl.term <= old {
-							s.fail("deaf leader steps down", fmt.Sprintf("no new leader replaced %s of term %d", l.id, old), s.nodes...)
-						}
+					s.expectWithin(s.ticks(roundTicks-10), "deaf leader steps down", func() bool {
+						nl := s.leader()
+						return !(l.alive && l.role == core.StateLeader) && nl != nil && nl != l && nl.term > old
+					}, func() string {
+						return fmt.Sprintf("%s, which cannot receive, was not replaced as leader of term %d", l.id, old)
 					})
 				})
 			}

@@ -97,6 +97,8 @@ type Sim struct {
 	// onNewLeader, if set, runs after a node became leader (scenarios use
 	// it to act right after an election).
 	onNewLeader func(n *node)
+	// onLeaderCommit, if set, runs when a leader's commit index moved.
+	onLeaderCommit func(n *node)
 
 	// faults is false once the scenario's fault phase has ended; fault
 	// actions scheduled earlier check it and do nothing.

@@ -2,6 +2,7 @@ package snapshottest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"io"
@@ -16,14 +17,11 @@ import (
 // snapshot's contents without remembering them.
 func Data(seed uint64, n int) []byte {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	out := make([]byte, n)
+	out := make([]byte, n+8)
 	for i := 0; i < n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8 && i+j < n; j++ {
-			out[i+j] = byte(v >> (8 * j))
-		}
+		binary.LittleEndian.PutUint64(out[i:], r.Uint64())
 	}
-	return out
+	return out[:n:n]
 }
 
 // Meta returns snapshot metadata for the given index and term with a

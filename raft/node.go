@@ -57,6 +57,9 @@ type Node struct {
 	pub published
 	// persistHS is the hard state last written to the store.
 	persistHS atomic.Pointer[wire.HardState]
+	// contact is what this node last heard from its leader (and, leading,
+	// from its followers), for bounded-staleness reads.
+	contact contactTracker
 
 	obsMu     sync.Mutex
 	observers map[int]chan<- LeaderChange
@@ -174,6 +177,7 @@ func (n *Node) startCore(hs wire.HardState, applied uint64) error {
 		MaxSizePerMsg:             n.cfg.MaxSizePerMsg,
 		MaxInflightMsgs:           n.cfg.MaxInflight,
 		CheckQuorum:               !n.cfg.DisableCheckQuorum,
+		ReadOnlyOption:            readOnlyOption(n.cfg),
 		PreVote:                   !n.cfg.DisablePreVote,
 		DisableProposalForwarding: n.cfg.DisableForwarding,
 		DiskStallTicks:            stall,

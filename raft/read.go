@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mandate-raft/mandate/raft/internal/core"
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -191,4 +192,14 @@ func (n *Node) readIndex(ctx context.Context, safe bool) error {
 	case <-ctx.Done():
 		return n.props.abandonBarrier(b, ctx.Err())
 	}
+}
+
+// readOnlyOption is the core's read option for cfg: lease-based when
+// Config.LeaseReads allows Lease reads (Linearizable reads then ask the
+// core for a heartbeat round explicitly).
+func readOnlyOption(cfg Config) core.ReadOnlyOption {
+	if cfg.LeaseReads {
+		return core.ReadOnlyLeaseBased
+	}
+	return core.ReadOnlySafe
 }

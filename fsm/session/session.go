@@ -140,7 +140,7 @@ func (f *FSM) route(cmd fsm.Command) decision {
 		}
 		cl = f.clients.add(env.Client, f.now, 1)
 	} else {
-		f.clients.touch(cl, f.now)
+		cl = f.clients.touch(cl, f.now)
 	}
 	cl.acknowledge(env.Ack)
 	if env.Seq < cl.floor {

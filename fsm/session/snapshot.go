@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/mandate-raft/mandate/fsm"
 )
@@ -23,71 +24,62 @@ const (
 	maxSnapPrealloc = 1 << 16
 )
 
-// snapClient is a session as copied by Snapshot; its results are
-// snapshot.results[lo:hi].
-type snapClient struct {
-	id       string
-	lastSeen int64
-	floor    uint64
-	lo, hi   int
-}
-
 type snapshot struct {
-	now     int64
-	clients []snapClient
-	results []remembered
-	inner   fsm.Snapshot
+	clock    int64 // the session clock, Unix ns
+	tick     uint64
+	sessions frozen
+	inner    fsm.Snapshot
 }
 
-// Snapshot copies the session table into two flat slices (remembered
-// results are immutable, so only their headers are copied: two
-// allocations however many sessions) and takes the inner FSM's snapshot.
+// Snapshot freezes the session registry, which copies one pointer per
+// chunkSize sessions: records shared with the snapshot are copied by the
+// live table before they change (table.own). It then takes the inner FSM's
+// snapshot.
 func (f *FSM) Snapshot() (fsm.Snapshot, error) {
 	inner, err := f.inner.Snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("session: inner snapshot: %w", err)
 	}
-	n := f.clients.len()
-	s := &snapshot{now: f.now, clients: make([]snapClient, 0, n), results: make([]remembered, 0, n), inner: inner}
-	for c := f.clients.oldest; c != nil; c = c.next {
-		lo := len(s.results)
-		s.results = append(s.results, c.results...)
-		s.clients = append(s.clients, snapClient{id: c.id, lastSeen: c.lastSeen, floor: c.floor, lo: lo, hi: len(s.results)})
-	}
-	return s, nil
+	return &snapshot{clock: f.now, tick: f.clients.tick, sessions: f.clients.reg.freeze(), inner: inner}, nil
 }
 
-// Persist writes the session table, then the inner snapshot.
+// Persist writes the session table in creation order, then the inner
+// snapshot. Each session carries its recency tick, from which Restore
+// rebuilds the recency order.
 func (s *snapshot) Persist(sink io.Writer) error {
 	w := bufio.NewWriterSize(sink, 64<<10)
 	var buf []byte
 	buf = append(buf, snapMagic[:]...)
 	buf = append(buf, snapVersion)
-	buf = binary.AppendVarint(buf, s.now)
-	buf = binary.AppendUvarint(buf, uint64(len(s.clients)))
-	for _, c := range s.clients {
+	buf = binary.AppendVarint(buf, s.clock)
+	buf = binary.AppendUvarint(buf, s.tick)
+	buf = binary.AppendUvarint(buf, uint64(s.sessions.live))
+	var werr error
+	s.sessions.each(func(c *client) {
 		buf = binary.AppendUvarint(buf, uint64(len(c.id)))
 		buf = append(buf, c.id...)
 		buf = binary.AppendVarint(buf, c.lastSeen)
 		buf = binary.AppendUvarint(buf, c.floor)
-		buf = binary.AppendUvarint(buf, uint64(c.hi-c.lo))
-		for _, r := range s.results[c.lo:c.hi] {
+		buf = binary.AppendUvarint(buf, c.tick)
+		buf = binary.AppendUvarint(buf, uint64(len(c.results)))
+		for _, r := range c.results {
 			buf = binary.AppendUvarint(buf, r.seq)
 			buf = binary.AppendUvarint(buf, uint64(len(r.data)))
 			buf = append(buf, r.data...)
 		}
-		if len(buf) >= 32<<10 {
-			if _, err := w.Write(buf); err != nil {
-				return fmt.Errorf("session: write snapshot: %w", err)
-			}
+		if len(buf) >= 32<<10 && werr == nil {
+			_, werr = w.Write(buf)
 			buf = buf[:0]
 		}
+	})
+	if werr == nil {
+		_, werr = w.Write(buf)
 	}
-	if _, err := w.Write(buf); err != nil {
-		return fmt.Errorf("session: write snapshot: %w", err)
+	if werr == nil {
+		werr = w.Flush()
 	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("session: write snapshot: %w", err)
+	if werr != nil {
+		return fmt.Errorf("session: write snapshot: %w", werr)
 	}
 	if err := s.inner.Persist(sink); err != nil {
 		return fmt.Errorf("session: inner snapshot: %w", err)
@@ -97,7 +89,7 @@ func (s *snapshot) Persist(sink io.Writer) error {
 
 // Release releases the inner snapshot.
 func (s *snapshot) Release() {
-	s.clients, s.results = nil, nil
+	s.sessions = frozen{}
 	s.inner.Release()
 }
 
@@ -137,11 +129,17 @@ func readTable(br *bufio.Reader) (int64, *table, error) {
 	if err != nil {
 		return 0, nil, bad("clock", err)
 	}
+	tick, err := binary.ReadUvarint(br)
+	if err != nil {
+		return 0, nil, bad("tick", err)
+	}
 	n, err := binary.ReadUvarint(br)
 	if err != nil {
 		return 0, nil, bad("session count", err)
 	}
 	t := newTable()
+	t.tick = tick
+	byTick := make([]*client, 0, min(n, maxSnapPrealloc))
 	for i := uint64(0); i < n; i++ {
 		id, err := readBytes(br, MaxClientIDLen)
 		if err != nil || len(id) == 0 {
@@ -158,7 +156,17 @@ func readTable(br *bufio.Reader) (int64, *table, error) {
 		if err != nil {
 			return 0, nil, bad("floor", err)
 		}
-		c := t.add(string(id), seen, floor)
+		ct, err := binary.ReadUvarint(br)
+		if err != nil {
+			return 0, nil, bad("tick", err)
+		}
+		if ct == 0 || ct > tick {
+			return 0, nil, bad(fmt.Sprintf("session %q tick %d outside 1..%d", id, ct, tick), nil)
+		}
+		c := &client{id: string(id), lastSeen: seen, floor: floor, tick: ct}
+		t.clients[c.id] = c
+		t.reg.add(c)
+		byTick = append(byTick, c)
 		nr, err := binary.ReadUvarint(br)
 		if err != nil {
 			return 0, nil, bad("result count", err)
@@ -178,6 +186,14 @@ func readTable(br *bufio.Reader) (int64, *table, error) {
 			}
 			c.results = append(c.results, remembered{seq: seq, data: data})
 		}
+	}
+	// The recency list is the order of the ticks.
+	sort.SliceStable(byTick, func(i, j int) bool { return byTick[i].tick < byTick[j].tick })
+	for i, c := range byTick {
+		if i > 0 && c.tick == byTick[i-1].tick {
+			return 0, nil, bad(fmt.Sprintf("sessions %q and %q share tick %d", byTick[i-1].id, c.id, c.tick), nil)
+		}
+		t.pushNewest(c)
 	}
 	return now, t, nil
 }

@@ -157,3 +157,101 @@ func describe(r fsm.Result) string {
 	}
 	return fmt.Sprint("value: ", number(r.Value))
 }
+
+// TestSnapshotSharesSessionsCopyOnWrite: a snapshot taken before a storm
+// of changes (touches, acknowledgements, new sessions, evictions,
+// expiries, registry compactions) persists exactly the state of its
+// moment, while Persist runs concurrently with the changes (run under
+// -race).
+func TestSnapshotSharesSessionsCopyOnWrite(t *testing.T) {
+	f := New(&recorder{}, Options{TTL: time.Minute, MaxSessions: 3000})
+	lg := newLog()
+	for i := 0; i < 2000; i++ {
+		f.Apply(lg.at(time.Duration(i)*time.Millisecond, env(fmt.Sprint("c", i), 1, 1, "x")))
+	}
+	want := snapshotBytes(t, f)
+	s, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	storm := func(at time.Duration) {
+		for i := 0; i < 2000; i++ { // touch and acknowledge every old session
+			f.Apply(lg.at(at, env(fmt.Sprint("c", i), 2, 2, "y")))
+		}
+		for i := 2000; i < 6000; i++ { // evictions beyond MaxSessions
+			f.Apply(lg.at(at, env(fmt.Sprint("c", i), 1, 1, "z")))
+		}
+		f.Apply(lg.at(at+time.Hour, []byte("expire everything")))
+	}
+	storm(2 * time.Second)
+	var got bytes.Buffer
+	if err := s.Persist(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatal("the snapshot changed after it was taken")
+	}
+	// Once more with Persist running during the storm (for -race).
+	for i := 0; i < 2000; i++ {
+		f.Apply(lg.at(3*time.Hour, env(fmt.Sprint("c", i), 1, 1, "x")))
+	}
+	want2 := snapshotBytes(t, f)
+	s2, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Release()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		storm(3*time.Hour + time.Second)
+	}()
+	got.Reset()
+	if err := s2.Persist(&got); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if !bytes.Equal(got.Bytes(), want2) {
+		t.Fatal("the second snapshot changed after it was taken")
+	}
+	if f.Sessions() != 0 {
+		t.Fatalf("%d sessions survived an hour of idleness", f.Sessions())
+	}
+	// The live table, squeezed and rebuilt meanwhile, still restores to
+	// the snapshot's state.
+	g := New(&recorder{}, Options{TTL: time.Minute, MaxSessions: 3000})
+	if err := g.Restore(bytes.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	if g.Sessions() != 2000 || !bytes.Equal(snapshotBytes(t, g), want) {
+		t.Fatalf("restored %d sessions; bytes equal: %v", g.Sessions(), bytes.Equal(snapshotBytes(t, g), want))
+	}
+}
+
+// TestRecencyOrderSurvivesRestore: eviction after a restore picks the same
+// victim as on the original replica.
+func TestRecencyOrderSurvivesRestore(t *testing.T) {
+	opts := Options{MaxSessions: 3}
+	f := New(&recorder{}, opts)
+	lg := newLog()
+	f.Apply(lg.at(0, env("a", 1, 1, "x")))
+	f.Apply(lg.at(0, env("b", 1, 1, "x")))
+	f.Apply(lg.at(0, env("c", 1, 1, "x")))
+	f.Apply(lg.at(0, env("a", 2, 2, "x"))) // a is now the most recent; b the least
+	g := New(&recorder{}, opts)
+	if err := g.Restore(bytes.NewReader(snapshotBytes(t, f))); err != nil {
+		t.Fatal(err)
+	}
+	next := lg.at(0, env("d", 1, 1, "x"))
+	f.Apply(next)
+	g.Apply(next)
+	for _, r := range []*FSM{f, g} {
+		if _, ok := r.clients.clients["b"]; ok || r.Sessions() != 3 {
+			t.Fatal("b should have been evicted, on both replicas")
+		}
+	}
+	if !bytes.Equal(snapshotBytes(t, f), snapshotBytes(t, g)) {
+		t.Fatal("replicas diverged after an eviction")
+	}
+}

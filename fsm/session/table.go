@@ -3,16 +3,21 @@ package session
 import "sort"
 
 // remembered is the result of one applied sequence. Inside a batch, a
-// result not yet known has nil data (an encoded result is never empty);
-// the batch keeps track of which command it waits for.
+// result not yet known has nil data (an encoded result is never nil); the
+// batch keeps track of which command it waits for.
 type remembered struct {
 	seq  uint64
 	data []byte
 }
 
-// client is one session, and a link of the table's recency list (kept in
-// the struct rather than in container/list: one allocation less per
-// session, which matters with a million of them).
+// client is one session.
+//
+// Its id, lastSeen, floor, tick and results are what a snapshot reads, so
+// they are written only while the record belongs to the current
+// generation (table.own); a record of an older generation may be shared
+// with a snapshot still being persisted, and is replaced by a copy before
+// it changes. prev, next and slot are the live table's bookkeeping, never
+// read by a snapshot.
 //
 // Invariant: results is sorted by seq, and every seq in it is >= floor.
 type client struct {
@@ -21,9 +26,15 @@ type client struct {
 	lastSeen int64
 	// floor is the lowest sequence the client has not acknowledged; results
 	// below it are discarded and such sequences refused.
-	floor      uint64
-	results    []remembered
-	prev, next *client
+	floor uint64
+	// tick orders sessions by recency: the table's counter when the client
+	// was last seen. Unique, so the order survives a snapshot exactly.
+	tick    uint64
+	results []remembered
+	gen     uint64
+
+	prev, next *client // recency list, least recently seen first
+	slot       int     // position in the table's registry
 }
 
 // find returns the position of seq in results and whether it is there.
@@ -33,6 +44,7 @@ func (c *client) find(seq uint64) (int, bool) {
 }
 
 // acknowledge raises the floor to ack and forgets the results below it.
+// The caller owns c.
 func (c *client) acknowledge(ack uint64) {
 	if ack <= c.floor {
 		return
@@ -46,7 +58,7 @@ func (c *client) acknowledge(ack uint64) {
 	c.results = append(c.results[:0:0], c.results[i:]...)
 }
 
-// insert records seq, which is not present.
+// insert records seq, which is not present. The caller owns c.
 func (c *client) insert(r remembered) {
 	i, _ := c.find(r.seq)
 	c.results = append(c.results, remembered{})
@@ -54,12 +66,16 @@ func (c *client) insert(r remembered) {
 	c.results[i] = r
 }
 
-// table holds the sessions in least-recently-seen order, which is also
-// expiry order because the session clock never goes backwards.
+// table holds the sessions: a map for lookups, a recency list for expiry
+// and eviction (least recently seen first, which is also expiry order
+// because the session clock never goes backwards), and a registry that a
+// snapshot freezes in O(sessions / chunkSize).
 type table struct {
-	clients map[string]*client
-	// oldest and newest are the ends of the recency list.
+	clients        map[string]*client
 	oldest, newest *client
+	reg            registry
+	// tick counts touches; the next one gets tick+1.
+	tick uint64
 }
 
 func newTable() *table { return &table{clients: map[string]*client{}} }
@@ -92,24 +108,59 @@ func (t *table) pushNewest(c *client) {
 
 // add creates a session seen at now.
 func (t *table) add(id string, now int64, floor uint64) *client {
-	c := &client{id: id, lastSeen: now, floor: floor}
+	t.tick++
+	c := &client{id: id, lastSeen: now, floor: floor, tick: t.tick, gen: t.reg.gen}
 	t.pushNewest(c)
 	t.clients[id] = c
+	t.reg.add(c)
 	return c
 }
 
-// touch marks c as seen at now.
-func (t *table) touch(c *client, now int64) {
-	c.lastSeen = now
+// own returns c if it belongs to the current generation, else a copy that
+// takes its place everywhere in the live table, leaving c to the snapshot
+// that shares it.
+func (t *table) own(c *client) *client {
+	if c.gen == t.reg.gen {
+		return c
+	}
+	n := &client{
+		id: c.id, lastSeen: c.lastSeen, floor: c.floor, tick: c.tick,
+		results: append([]remembered(nil), c.results...), gen: t.reg.gen,
+		prev: c.prev, next: c.next, slot: c.slot,
+	}
+	if n.prev != nil {
+		n.prev.next = n
+	} else {
+		t.oldest = n
+	}
+	if n.next != nil {
+		n.next.prev = n
+	} else {
+		t.newest = n
+	}
+	c.prev, c.next = nil, nil
+	t.clients[n.id] = n
+	t.reg.set(n.slot, n)
+	return n
+}
+
+// touch marks c as seen at now and returns the record to change from now
+// on (c itself, or its copy).
+func (t *table) touch(c *client, now int64) *client {
+	c = t.own(c)
+	t.tick++
+	c.lastSeen, c.tick = now, t.tick
 	if t.newest != c {
 		t.unlink(c)
 		t.pushNewest(c)
 	}
+	return c
 }
 
 func (t *table) remove(c *client) {
 	t.unlink(c)
 	delete(t.clients, c.id)
+	t.reg.remove(c)
 }
 
 // expire forgets every session last seen more than ttl before now.

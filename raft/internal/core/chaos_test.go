@@ -37,9 +37,65 @@ type chaos struct {
 	// durableCommit is each node's highest persisted commit index.
 	durableCommit map[wire.NodeID]uint64
 	proposed      int
+	// membership enables random membership changes; spare ids join as
+	// blank nodes, and an id once removed is never added again.
+	membership bool
+	spare      []wire.NodeID
+	removed    map[wire.NodeID]bool
+	changes    int
 }
 
-func runChaos(t *testing.T, seed uint64, steps int) {
+// changeMembership proposes a random single-server change on the leader.
+func (c *chaos) changeMembership() {
+	lead := c.nw.leader()
+	if lead == None {
+		return
+	}
+	rn := c.nw.node(lead).rn
+	cfg := rn.Status().Config
+	var cc ConfChange
+	switch r := c.rng.IntN(4); {
+	case r == 0 && len(c.spare) > 0:
+		cc = ConfChange{Op: AddLearner, ID: c.spare[0]}
+	case r == 1 && len(cfg.Learners()) > 0:
+		l := cfg.Learners()
+		cc = ConfChange{Op: AddVoter, ID: l[c.rng.IntN(len(l))]}
+	case r == 2 && len(cfg.Voters()) > 2:
+		v := cfg.Voters()
+		cc = ConfChange{Op: DemoteVoter, ID: v[c.rng.IntN(len(v))]}
+	case r == 3 && len(cfg.Servers) > 3:
+		cc = ConfChange{Op: RemoveServer, ID: cfg.Servers[c.rng.IntN(len(cfg.Servers))].ID}
+	default:
+		return
+	}
+	if err := rn.ProposeConfChange(cc); err != nil {
+		return
+	}
+	c.changes++
+	switch cc.Op {
+	case AddLearner:
+		c.spare = c.spare[1:]
+	case RemoveServer:
+		c.removed[cc.ID] = true
+	}
+}
+
+// TestRandomizedMembershipChangesKeepSafety adds the random single-server
+// membership changes (learners joining blank, promotions, demotions,
+// removals, of the leader too) to the randomized run.
+func TestRandomizedMembershipChangesKeepSafety(t *testing.T) {
+	seeds := 8
+	if v, err := strconv.Atoi(os.Getenv("MANDATE_CORE_CHAOS_SEEDS")); err == nil {
+		seeds = v
+	}
+	for seed := 0; seed < seeds; seed++ {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { runChaosWith(t, uint64(seed)+1000, 1500, true) })
+	}
+}
+
+func runChaos(t *testing.T, seed uint64, steps int) { runChaosWith(t, seed, steps, false) }
+
+func runChaosWith(t *testing.T, seed uint64, steps int, membership bool) {
 	rng := rand.New(rand.NewPCG(seed, 42))
 	n := 3 + 2*rng.IntN(2)
 	preVote, checkQuorum := rng.IntN(2) == 0, rng.IntN(2) == 0
@@ -52,6 +108,15 @@ func runChaos(t *testing.T, seed uint64, steps int) {
 	c := &chaos{t: t, rng: rng, opt: opt, leaders: map[uint64]wire.NodeID{},
 		committed: map[uint64]wire.Entry{}, durableCommit: map[wire.NodeID]uint64{}}
 	c.nw = newNetwork(t, ids(n), opt)
+	c.membership = membership
+	c.removed = map[wire.NodeID]bool{}
+	if membership {
+		for i := n + 1; i <= n+4; i++ {
+			id := wire.NodeID(fmt.Sprintf("n%d", i))
+			c.nw.add(id, newMemStorage(), wire.HardState{}, opt)
+			c.spare = append(c.spare, id)
+		}
+	}
 	c.nw.noRecord = true
 	c.nw.onApply = c.checkApply
 	for _, id := range c.nw.ids {
@@ -62,8 +127,8 @@ func runChaos(t *testing.T, seed uint64, steps int) {
 		c.check()
 	}
 	c.converge()
-	c.t.Logf("%d nodes pre-vote=%v check-quorum=%v: %d proposals accepted, %d entries applied, %d terms with a leader",
-		n, preVote, checkQuorum, c.proposed, len(c.committed), len(c.leaders))
+	c.t.Logf("%d nodes pre-vote=%v check-quorum=%v: %d proposals accepted, %d entries applied, %d terms with a leader, %d membership changes",
+		n, preVote, checkQuorum, c.proposed, len(c.committed), len(c.leaders), c.changes)
 	if c.proposed == 0 || len(c.committed) < 10 {
 		t.Fatalf("run exercised too little: %d proposals, %d entries applied", c.proposed, len(c.committed))
 	}
@@ -104,9 +169,13 @@ func (c *chaos) step() {
 	case r < 85:
 		// Compact the log up to what is applied.
 		n := c.randomNode()
-		if n.appliedIndex > n.store.snap.Index && n.appliedIndex <= n.store.LastIndex() && len(n.stalled) == 0 {
-			n.store.compact(n.appliedIndex, voters(nw.ids...))
+		st := n.rn.Status()
+		if n.appliedIndex > n.store.snap.Index && n.appliedIndex <= n.store.LastIndex() && len(n.stalled) == 0 &&
+			st.ConfigIndex <= n.appliedIndex && len(st.Config.Servers) > 0 {
+			n.store.compact(n.appliedIndex, st.Config)
 		}
+	case r < 87 && c.membership:
+		c.changeMembership()
 	}
 	// Writes complete at random.
 	for _, id := range nw.ids {
@@ -172,6 +241,18 @@ func (c *chaos) check() {
 // converge heals everything and checks that the cluster agrees.
 func (c *chaos) converge() {
 	nw := c.nw
+	defer func() {
+		if c.t.Failed() {
+			for _, id := range nw.ids {
+				n := nw.node(id)
+				st := n.rn.Status()
+				c.t.Logf("%s: %+v %+v config=%v@%d applied=%d(%d) last=%d stable=%d unstable-off=%d inprog=%d snap=%v store=[%d,%d] stalled=%d progress=%+v",
+					id, st.SoftState, st.HardState, st.Config.Servers, st.ConfigIndex, st.Applied, n.appliedIndex, st.LastIndex, st.StableIndex,
+					n.rn.raft.log.unstable.offset, n.rn.raft.log.unstable.offsetInProgress, n.rn.raft.log.unstable.snapshot,
+					n.store.FirstIndex(), n.store.LastIndex(), len(n.stalled), st.Progress)
+			}
+		}
+	}()
 	clear(nw.cut)
 	for _, id := range nw.ids {
 		nw.node(id).asyncDisk = false
@@ -183,22 +264,15 @@ func (c *chaos) converge() {
 		nw.tick()
 		lead = nw.leader()
 	}
-	defer func() {
-		if c.t.Failed() {
-			for _, id := range nw.ids {
-				n := nw.node(id)
-				st := n.rn.Status()
-				c.t.Logf("%s: %+v %+v applied=%d(%d) last=%d stable=%d unstable-off=%d inprog=%d snap=%v store=[%d,%d] stalled=%d progress=%+v",
-					id, st.SoftState, st.HardState, st.Applied, n.appliedIndex, st.LastIndex, st.StableIndex,
-					n.rn.raft.log.unstable.offset, n.rn.raft.log.unstable.offsetInProgress, n.rn.raft.log.unstable.snapshot,
-					n.store.FirstIndex(), n.store.LastIndex(), len(n.stalled), st.Progress)
-			}
-		}
-	}()
 	nw.tickUntil(500, func() bool {
-		want := nw.commit(lead)
-		for _, id := range nw.ids {
-			if nw.commit(id) != want || nw.node(id).appliedIndex != want {
+		lead = nw.leader()
+		if lead == None {
+			return false
+		}
+		st := nw.node(lead).rn.Status()
+		want := st.HardState.Commit
+		for _, s := range st.Config.Servers {
+			if nw.commit(s.ID) != want || nw.node(s.ID).appliedIndex != want {
 				return false
 			}
 		}

@@ -129,14 +129,12 @@ func (r *raft) handleSnapshot(m wire.Message) {
 }
 
 // restore makes snapshot s the base of our log. It refuses a snapshot at
-// or below our commit index (never go back behind what may be applied),
-// and one whose configuration does not include us.
+// or below our commit index: never go back behind what may be applied.
+// The snapshot's configuration need not include us: a server added after
+// the snapshot was taken learns of its membership from the entries that
+// follow it.
 func (r *raft) restore(s wire.SnapshotMeta) bool {
 	if s.Index <= r.log.committed {
-		return false
-	}
-	if _, ok := s.Config.Server(r.id); !ok {
-		r.logger.Warn("refusing snapshot whose configuration does not include us", "index", s.Index)
 		return false
 	}
 	if r.log.matchTerm(s.Index, s.Term) {

@@ -126,9 +126,28 @@ func (r *raft) maybeCommit() bool {
 
 // onLeaderCommit runs what waits for the leader's commit index to move.
 func (r *raft) onLeaderCommit() {
+	r.notifyLeaving()
 	r.pruneConfigs()
 	r.releasePendingReadIndexMessages()
 	r.maybeStepDownAfterRemoval()
+}
+
+// notifyLeaving sends servers whose removal just committed one last
+// append (or heartbeat) carrying the commit index before they are
+// forgotten, so that they learn it and stop counting themselves as
+// possibly needed for elections.
+func (r *raft) notifyLeaving() {
+	if r.configPending() {
+		return
+	}
+	for _, id := range r.trk.IDs {
+		if _, ok := r.trk.Config.Server(id); ok || id == r.id {
+			continue
+		}
+		if !r.maybeSendAppend(id, true) {
+			r.sendHeartbeat(id, nil)
+		}
+	}
 }
 
 // handleAppendResp processes a follower's answer to MsgApp or MsgSnap.

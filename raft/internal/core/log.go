@@ -26,7 +26,7 @@ type raftLog struct {
 
 func newLog(s Storage, applied uint64, logger Logger) *raftLog {
 	l := &raftLog{storage: s, logger: logger}
-	first := s.FirstIndex()
+	first := max(s.FirstIndex(), 1) // a store may say 0 for "empty"
 	last := s.LastIndex()
 	l.unstable.offset = last + 1
 	l.unstable.offsetInProgress = last + 1

@@ -299,3 +299,37 @@ func TestBlankNodeWaitsForALeader(t *testing.T) {
 		t.Fatalf("blank node has work: %+v", rn.Ready())
 	}
 }
+
+func TestLeaderWhoseOwnRemovalIsUncommittedCanStillBeElected(t *testing.T) {
+	// Two voters. n1 leads, appends its own removal, and loses its
+	// leadership (check-quorum) before n2 ever sees that entry. n2 needs
+	// n1's vote under the old configuration but n1's log is longer; only
+	// n1 can be elected, and it must be allowed to campaign (Raft thesis
+	// §4.2.2) or the cluster is stuck forever.
+	nw := newNetwork(t, ids(2), func(c *Config) { c.CheckQuorum = true })
+	electAndSettle(t, nw, "n1")
+	nw.isolate("n2")
+	if err := nw.node("n1").rn.ProposeConfChange(ConfChange{Op: RemoveServer, ID: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	nw.stabilize()
+	for i := 0; i < 30 && nw.state("n1") == StateLeader; i++ {
+		nw.node("n1").rn.Tick()
+		nw.stabilize()
+	}
+	if nw.state("n1") == StateLeader {
+		t.Fatal("n1 did not step down")
+	}
+	nw.heal()
+	nw.tickUntil(300, func() bool { return nw.leader() == "n2" })
+	st := nw.node("n2").rn.Status()
+	if _, ok := st.Config.Server("n1"); ok || st.HardState.Commit < st.ConfigIndex {
+		t.Fatalf("n2 config %+v at %d (commit %d), want n1's removal committed", st.Config, st.ConfigIndex, st.HardState.Commit)
+	}
+	if err := nw.propose("n2", "alone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := nw.appliedData("n2"); len(got) != 1 || got[0] != "alone" {
+		t.Fatalf("n2 applied %v", got)
+	}
+}

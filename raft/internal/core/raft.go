@@ -136,9 +136,24 @@ func (r *raft) hardState() wire.HardState {
 func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, State: r.state} }
 
 // promotable reports whether this node may campaign: it is a voter in the
-// newest configuration it knows. Learners, removed nodes and blank nodes
-// never disrupt the cluster with elections.
-func (r *raft) promotable() bool { return r.trk.IsVoter(r.id) }
+// newest configuration it knows, or that configuration removes (or
+// demotes) it but is not committed yet while the committed one still
+// counts it as a voter. Learners, removed nodes and blank nodes never
+// disrupt the cluster with elections.
+//
+// The second case is Raft thesis §4.2.2: until its removal commits, a
+// server may be needed to elect anyone. Without it a leader that appended
+// its own removal and then lost leadership would hold the longest log,
+// refuse its votes to every other voter of the old configuration, and
+// never campaign itself. As a candidate it counts only the voters of its
+// newest configuration, itself excluded, and once leader it steps down as
+// soon as the removal commits.
+func (r *raft) promotable() bool {
+	if r.trk.IsVoter(r.id) {
+		return true
+	}
+	return len(r.confs) > 1 && r.configPending() && r.confs[0].cfg.IsVoter(r.id)
+}
 
 // send queues m. Messages whose promise must be durable first (a vote
 // request, a vote grant, an append acknowledgement) go to msgsDurable.

@@ -116,3 +116,74 @@ func TestRestartAfterHardStateWriteLostTakesTheLogsTerm(t *testing.T) {
 		t.Fatalf("hard state %+v, want term 4 with no vote", s)
 	}
 }
+
+func TestMaxCommittedSizePerReadySplitsApplying(t *testing.T) {
+	members := ids(3)
+	terms := []uint64{1}
+	for i := 0; i < 20; i++ {
+		terms = append(terms, 1)
+	}
+	st := newMemStorageWith(entriesWithTerms(t, members, terms...)...)
+	rn := newTestRawNode(t, "n2", st, wire.HardState{Term: 1, Commit: 21}, func(c *Config) { c.MaxCommittedSizePerReady = 100 })
+	var applied []uint64
+	for i := 0; rn.HasReady(); i++ {
+		if i > 100 {
+			t.Fatal("Readys never end")
+		}
+		rd := rn.Ready()
+		if len(rd.CommittedEntries) > 4 {
+			t.Fatalf("%d entries of ~26 bytes in one Ready with a 100-byte limit", len(rd.CommittedEntries))
+		}
+		for _, e := range rd.CommittedEntries {
+			applied = append(applied, e.Index)
+		}
+	}
+	if len(applied) != 21 || applied[0] != 1 || applied[20] != 21 {
+		t.Fatalf("applied %v, want 1..21 in order", applied)
+	}
+}
+
+func TestUnreachableFollowerIsProbedAgain(t *testing.T) {
+	members := ids(3)
+	st := newMemStorageWith(entriesWithTerms(t, members, 1)...)
+	rn := newTestRawNode(t, "n1", st, wire.HardState{Term: 1}, nil)
+	makeLeader(t, rn, st)
+	_ = rn.StepPeer(wire.Message{Type: wire.MsgAppResp, From: "n2", To: "n1", Term: 2, Index: 2})
+	drain(t, rn, st)
+	if s := rn.Status().Progress["n2"]; s.State != ProgressReplicate {
+		t.Fatalf("n2 %+v, want replicate", s)
+	}
+	rn.ReportUnreachable("n2")
+	if s := rn.Status().Progress["n2"]; s.State != ProgressProbe || s.Next != 3 {
+		t.Fatalf("n2 %+v after unreachable, want probe from 3", s)
+	}
+}
+
+func TestProposalDoesNotModifyTheCallersEntriesAndReadyEntriesAreStable(t *testing.T) {
+	nw := newNetwork(t, ids(1), nil)
+	nw.campaign("n1")
+	rn := nw.node("n1").rn
+	mine := []wire.Entry{{Data: []byte("a")}, {Data: []byte("b")}}
+	if err := rn.Propose(mine...); err != nil {
+		t.Fatal(err)
+	}
+	if mine[0].Index != 0 || mine[0].Term != 0 {
+		t.Fatalf("caller's entry stamped: %+v", mine[0])
+	}
+	rd := rn.Ready()
+	held := rd.Entries
+	snapshot := append([]wire.Entry(nil), held...)
+	// More proposals before the first write completes must not write into
+	// the array the storage stage is holding.
+	_ = rn.Propose(wire.Entry{Data: []byte("c")})
+	_ = append(held, wire.Entry{Data: []byte("caller appends")})
+	rd2 := rn.Ready()
+	for i := range held {
+		if held[i].Index != snapshot[i].Index || string(held[i].Data) != string(snapshot[i].Data) {
+			t.Fatalf("a handed-out entry changed: %+v -> %+v", snapshot[i], held[i])
+		}
+	}
+	if len(rd2.Entries) != 1 || string(rd2.Entries[0].Data) != "c" {
+		t.Fatalf("second Ready entries %+v, want c", rd2.Entries)
+	}
+}

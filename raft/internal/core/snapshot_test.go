@@ -154,3 +154,32 @@ func TestSnapshotTransitionsFollowerProgress(t *testing.T) {
 		t.Fatalf("after the install: %+v, want replicate with match >= 4", s)
 	}
 }
+
+func TestLearnerAddedAfterTheSnapshotAcceptsIt(t *testing.T) {
+	nw := newNetwork(t, ids(3), nil)
+	electAndSettle(t, nw, "n1")
+	for i := 0; i < 5; i++ {
+		_ = nw.propose("n1", fmt.Sprint(i))
+	}
+	// The snapshot is taken before n4 is added: its configuration does not
+	// list n4.
+	nw.node("n1").store.compact(nw.commit("n1"), voters(ids(3)...))
+	nw.add("n4", newMemStorage(), wire.HardState{}, nil)
+	if err := nw.node("n1").rn.ProposeConfChange(ConfChange{Op: AddLearner, ID: "n4"}); err != nil {
+		t.Fatal(err)
+	}
+	nw.stabilize()
+	for i := 0; i < 3; i++ {
+		nw.tick()
+	}
+	n4 := nw.node("n4")
+	if n4.store.Snapshot().IsEmpty() {
+		t.Fatal("the new learner did not install the snapshot")
+	}
+	if got, want := nw.commit("n4"), nw.commit("n1"); got != want {
+		t.Fatalf("learner commit %d, want %d", got, want)
+	}
+	if s := n4.rn.Status(); !s.Config.IsVoter("n1") || len(s.Config.Learners()) != 1 {
+		t.Fatalf("learner's config %+v, want the one that added it", s.Config)
+	}
+}

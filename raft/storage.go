@@ -67,11 +67,12 @@ func (s *logStorage) reload() error {
 		return fmt.Errorf("read last log index: %w", err)
 	}
 	snapIdx := s.snap.Index
-	if first != 0 && snapIdx > 0 && (first > snapIdx+1 || last < snapIdx ||
-		(first <= snapIdx && !s.storedTermIs(snapIdx, s.snap.Term))) {
-		if first > snapIdx+1 {
-			return fmt.Errorf("%w: log starts at %d, after snapshot %d", logstore.ErrCorrupt, first, snapIdx)
-		}
+	if first > snapIdx+1 {
+		// The entries between the snapshot and the log are gone: the FSM
+		// cannot be rebuilt.
+		return fmt.Errorf("%w: log starts at %d but the newest usable snapshot ends at %d", logstore.ErrCorrupt, first, snapIdx)
+	}
+	if first != 0 && snapIdx > 0 && (last < snapIdx || (first <= snapIdx && !s.storedTermIs(snapIdx, s.snap.Term))) {
 		// The snapshot replaced a log that disagrees with it.
 		if err := s.store.DeleteBefore(last + 1); err != nil {
 			return fmt.Errorf("discard log that conflicts with snapshot %d: %w", snapIdx, err)

@@ -206,3 +206,17 @@ func TestEntryAccumulatorLaterEntriesReplace(t *testing.T) {
 		t.Fatalf("a batch from a lower index replaces everything: %+v", got)
 	}
 }
+
+func TestStorageRefusesALogWithAGapAfterTheSnapshot(t *testing.T) {
+	store := memory.New()
+	_ = store.StoreEntries(ents(1, 10, 1))
+	_ = store.DeleteBefore(6)
+	for _, snap := range []wire.SnapshotMeta{{}, {ID: "old", Index: 3, Term: 1}} {
+		if _, err := newLogStorage(store, snap); !errors.Is(err, logstore.ErrCorrupt) {
+			t.Errorf("log from 6 with snapshot at %d: got %v, want ErrCorrupt", snap.Index, err)
+		}
+	}
+	if _, err := newLogStorage(store, wire.SnapshotMeta{ID: "s", Index: 5, Term: 1}); err != nil {
+		t.Errorf("log from 6 with snapshot at 5: %v", err)
+	}
+}

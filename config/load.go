@@ -35,14 +35,22 @@ type Options struct {
 // (errors.Join), each wrapping ErrInvalid or ErrUnknownKey and naming its
 // key. It does not touch the host: see CheckHost.
 func Load(opts Options) (*Config, error) {
+	var data []byte
+	if opts.Path != "" {
+		var err error
+		if data, err = os.ReadFile(opts.Path); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	return load(opts, data)
+}
+
+// load is Load once the file, if any, was read into data.
+func load(opts Options, data []byte) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
 	var errs []error
 	if opts.Path != "" {
-		data, err := os.ReadFile(opts.Path)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
 		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", opts.Path, err)
 		}

@@ -30,41 +30,47 @@ func (c *Client) Members(ctx context.Context) (MembersResponse, error) {
 	return m, err
 }
 
-// AddMember adds a server to the cluster (through the leader).
+// AddMember adds a server to the cluster. Only the leader serves it; see
+// TransferLeadership for how the client finds it. A voter is added as a
+// learner first and promoted once it caught up.
 func (c *Client) AddMember(ctx context.Context, req AddMemberRequest) (MembersResponse, error) {
 	var m MembersResponse
-	err := c.do(ctx, http.MethodPost, "/v1/cluster/members", nil, req, &m)
+	err := c.doOnLeader(ctx, http.MethodPost, "/v1/cluster/members", req, &m)
 	return m, err
 }
 
-// RemoveMember removes the server id from the cluster.
+// RemoveMember removes the server id from the cluster (through the
+// leader).
 func (c *Client) RemoveMember(ctx context.Context, id string) (MembersResponse, error) {
 	var m MembersResponse
-	err := c.do(ctx, http.MethodDelete, "/v1/cluster/members/"+url.PathEscape(id), nil, nil, &m)
+	err := c.doOnLeader(ctx, http.MethodDelete, "/v1/cluster/members/"+url.PathEscape(id), nil, &m)
 	return m, err
 }
 
 // TransferLeadership asks the leader to hand over to `to` (the most
-// up-to-date other voter when empty) and returns the new leader's id. Only
-// the leader serves it, so the client first looks for the node that says
-// it leads among the addresses it knows.
+// up-to-date other voter when empty) and returns the new leader's id.
 func (c *Client) TransferLeadership(ctx context.Context, to string) (TransferLeadershipResponse, error) {
 	var r TransferLeadershipResponse
-	req := TransferLeadershipRequest{To: to}
+	err := c.doOnLeader(ctx, http.MethodPost, "/v1/cluster/transfer-leadership", TransferLeadershipRequest{To: to}, &r)
+	return r, err
+}
+
+// doOnLeader sends a request only the leader serves: to the node that says
+// it leads among the known addresses when there are several, else to the
+// first reachable one (which answers CodeNotLeader if it does not lead).
+func (c *Client) doOnLeader(ctx context.Context, method, path string, in, out any) error {
 	if len(c.addrs) > 1 {
 		for _, a := range c.addrs {
 			if st, err := c.NodeStatus(ctx, a); err == nil && st.State == "Leader" {
 				one, err := New([]string{a}, WithHTTPClient(c.http))
 				if err != nil {
-					return r, err
+					return err
 				}
-				err = one.do(ctx, http.MethodPost, "/v1/cluster/transfer-leadership", nil, req, &r)
-				return r, err
+				return one.do(ctx, method, path, nil, in, out)
 			}
 		}
 	}
-	err := c.do(ctx, http.MethodPost, "/v1/cluster/transfer-leadership", nil, req, &r)
-	return r, err
+	return c.do(ctx, method, path, nil, in, out)
 }
 
 // Snapshot makes the node the client reaches take a snapshot now.

@@ -136,9 +136,9 @@ func TestRealClusterServesWritesAndReadsOnEveryNode(t *testing.T) {
 	if err != nil || st.LeaderID != string(ds[lead].Node().ID()) || len(st.Members) != 3 || st.FSM != "ledger" {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
-	// Membership changes are refused honestly until the runtime has them.
-	if _, err := cs[lead].AddMember(ctx, client.AddMemberRequest{ID: "n4", Address: "127.0.0.1:1"}); client.CodeOf(err) != client.CodeNotImplemented {
-		t.Errorf("add member: %v; want not_implemented", err)
+	// Membership changes are served by the leader only.
+	if _, err := cs[follower].AddMember(ctx, client.AddMemberRequest{ID: "n4", Address: "127.0.0.1:1"}); client.CodeOf(err) != client.CodeNotLeader {
+		t.Errorf("add member on a follower: %v; want not_leader", err)
 	}
 	// An on-demand snapshot covers the writes.
 	snap, err := cs[follower].Snapshot(ctx)
@@ -216,5 +216,64 @@ func TestRealClusterWithoutQuorumRefusesLinearizableReadsButServesStaleOnes(t *t
 	_, err = cs[survivor].Deposit(wctx, client.DepositRequest{Account: "alice", Amount: 1})
 	if !client.IsRetryable(err) {
 		t.Fatalf("write without quorum: %v; want a retryable error", err)
+	}
+}
+
+func TestANewNodeJoinsThroughTheHTTPAPIAndCanBeRemoved(t *testing.T) {
+	ds, _ := startCluster(t, "ledger")
+	waitLeader(t, ds)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var httpAddrs []string
+	for _, d := range ds {
+		httpAddrs = append(httpAddrs, d.HTTPAddr())
+	}
+	all, err := client.New(httpAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	if _, err := all.Deposit(ctx, client.DepositRequest{Account: "alice", Amount: 42}); err != nil {
+		t.Fatal(err)
+	}
+
+	// n4 starts empty and asks the cluster to admit it.
+	d4, err := New(Options{
+		NodeID: "n4", FSM: "ledger", RaftBind: "127.0.0.1:0", Store: "memory", Join: httpAddrs,
+		HTTPBind: "127.0.0.1:0", HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 750 * time.Millisecond,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: testWriter{t}}),
+	})
+	if err != nil {
+		t.Fatalf("n4 failed to join: %v", err)
+	}
+	defer d4.Shutdown(context.Background())
+	m, err := all.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n4 *client.Member
+	for i := range m.Members {
+		if m.Members[i].ID == "n4" {
+			n4 = &m.Members[i]
+		}
+	}
+	if len(m.Members) != 4 || n4 == nil || n4.Role != "voter" || n4.Address != d4.RaftAddr() {
+		t.Fatalf("members after the join = %+v; want n4 as a voter at %s", m.Members, d4.RaftAddr())
+	}
+	// The new member holds the ledger.
+	c4, _ := client.New([]string{d4.HTTPAddr()})
+	defer c4.Close()
+	if a, err := c4.Balance(ctx, "alice", client.Linearizable); err != nil || a.Balance != 42 {
+		t.Fatalf("balance on the new member: %+v, %v", a, err)
+	}
+	// Adding it again is a no-op; removing an unknown id is a 404.
+	if _, err := all.AddMember(ctx, client.AddMemberRequest{ID: "n4", Address: d4.RaftAddr()}); err != nil {
+		t.Errorf("re-adding n4: %v", err)
+	}
+	if _, err := all.RemoveMember(ctx, "n9"); client.CodeOf(err) != client.CodeUnknownMember {
+		t.Errorf("removing n9: %v; want unknown_member", err)
+	}
+	if m, err = all.RemoveMember(ctx, "n4"); err != nil || len(m.Members) != 3 {
+		t.Fatalf("remove n4: %+v, %v", m, err)
 	}
 }

@@ -41,7 +41,8 @@ type Options struct {
 	FSM        string
 	FSMOptions map[string]any
 	// RaftBind is the address the Raft transport listens on; RaftAdvertise
-	// the one peers dial (default RaftBind).
+	// the one peers dial (default: the listener's address, with a port
+	// chosen at run time resolved).
 	RaftBind, RaftAdvertise string
 	// ClusterID names the cluster; peers of another cluster are refused.
 	// Default "mandate".
@@ -113,16 +114,16 @@ func New(opts Options) (d *Daemon, err error) {
 	if opts.Store == "" {
 		opts.Store = "bolt"
 	}
-	if opts.RaftAdvertise == "" {
-		opts.RaftAdvertise = opts.RaftBind
-	}
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	d = &Daemon{opts: opts, log: opts.Logger.With("node-id", opts.NodeID), httpErr: make(chan error, 1)}
+	opened := d // the returns below set d to nil on error
 	defer func() {
 		if err != nil {
-			d.closeAll(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = opened.closeAll(ctx)
 		}
 	}()
 	factory, err := fsm.Lookup(opts.FSM)
@@ -365,5 +366,7 @@ func (d *Daemon) join() error {
 		d.log.Info("node has state already; join skipped")
 		return nil
 	}
-	return joinCluster(d.opts.Join, d.opts.NodeID, d.opts.RaftAdvertise, d.log)
+	// The transport's address is the advertised one, with a port chosen
+	// at run time resolved.
+	return joinCluster(d.node, d.opts.Join, d.opts.NodeID, d.trans.Addr(), d.log)
 }

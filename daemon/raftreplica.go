@@ -122,15 +122,107 @@ func (r *RaftReplica) Status() ReplicaStatus {
 	}
 }
 
-// AddServer implements Replica. The runtime has no membership-change API
-// yet, so it reports ErrUnsupported rather than pretending.
+// AddServer implements Replica on the leader. A voter is added as a
+// learner first and promoted once it has caught up with the leader's log,
+// so that the cluster's commit quorum never waits for a member that is
+// still copying the log. On a follower it answers 421 not_leader.
 func (r *RaftReplica) AddServer(ctx context.Context, s wire.Server) error {
-	return fmt.Errorf("%w: adding server %q: the raft runtime offers no membership changes yet", ErrUnsupported, s.ID)
+	st, err := r.leaderStats(ctx, "membership changes")
+	if err != nil {
+		return err
+	}
+	if cur, ok := st.Config.Server(s.ID); ok {
+		if cur.Role == s.Role && cur.Address == s.Address {
+			return nil // already there: a retried join
+		}
+		if !(cur.Role == wire.Learner && s.Role == wire.Voter && cur.Address == s.Address) {
+			return fmt.Errorf("%w: %q is already a %s at %s", ErrMembershipConflict, s.ID, cur.Role, cur.Address)
+		}
+	} else if err := r.node.AddLearner(ctx, s.ID, s.Address); err != nil {
+		return mapMembershipError(err)
+	}
+	if s.Role == wire.Learner {
+		return nil
+	}
+	if err := r.waitCaughtUp(ctx, s.ID); err != nil {
+		return fmt.Errorf("%w: %q was added as a learner but has not caught up to be promoted (retry the add to promote it): %w",
+			ErrUnavailable, s.ID, err)
+	}
+	return mapMembershipError(r.node.AddVoter(ctx, s.ID, s.Address))
 }
 
-// RemoveServer implements Replica; see AddServer.
+// waitCaughtUp waits until the learner id has replicated everything the
+// leader had committed when the wait began.
+func (r *RaftReplica) waitCaughtUp(ctx context.Context, id wire.NodeID) error {
+	st, err := r.node.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	target := st.Commit
+	for {
+		st, err := r.node.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		if p, ok := st.Progress[id]; ok && p.Match >= target {
+			return nil
+		}
+		if st.State != raft.Leader {
+			return fmt.Errorf("%w: leadership moved to %q", ErrNoLeader, st.Leader)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// RemoveServer implements Replica on the leader.
 func (r *RaftReplica) RemoveServer(ctx context.Context, id wire.NodeID) error {
-	return fmt.Errorf("%w: removing server %q: the raft runtime offers no membership changes yet", ErrUnsupported, id)
+	st, err := r.leaderStats(ctx, "membership changes")
+	if err != nil {
+		return err
+	}
+	if _, ok := st.Config.Server(id); !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownMember, id)
+	}
+	return mapMembershipError(r.node.RemoveServer(ctx, id))
+}
+
+// leaderStats returns the node's stats when it leads, and otherwise an
+// error sending the caller to the leader.
+func (r *RaftReplica) leaderStats(ctx context.Context, what string) (raft.Stats, error) {
+	st, err := r.node.Stats(ctx)
+	if err != nil {
+		return st, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if st.Leader == wire.None {
+		return st, fmt.Errorf("%w: %s need a leader", ErrNoLeader, what)
+	}
+	if st.State != raft.Leader {
+		return st, &apiError{status: http.StatusMisdirectedRequest, code: client.CodeNotLeader,
+			message: fmt.Sprintf("%s are served by the leader, %q (raft address %s); this node is %q",
+				what, st.Leader, st.LeaderAddress, st.ID)}
+	}
+	return st, nil
+}
+
+// mapMembershipError classifies a membership change's error.
+func mapMembershipError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrOutcomeUnknown):
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	case errors.Is(err, raft.ErrInvalidMembershipChange):
+		return fmt.Errorf("%w: %w", ErrMembershipConflict, err)
+	case errors.Is(err, raft.ErrMembershipChangePending), errors.Is(err, raft.ErrProposalDropped):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, raft.ErrNotLeader):
+		return fmt.Errorf("%w: %w", ErrNoLeader, err)
+	}
+	return mapApplyError(err)
 }
 
 // TransferLeadership implements Replica on the leader: it picks a target
@@ -138,12 +230,9 @@ func (r *RaftReplica) RemoveServer(ctx context.Context, id wire.NodeID) error {
 // waits until a leader other than the old one is known. On a follower it
 // answers 421 not_leader naming the leader.
 func (r *RaftReplica) TransferLeadership(ctx context.Context, to wire.NodeID) (wire.NodeID, error) {
-	st, err := r.node.Stats(ctx)
+	st, err := r.leaderStats(ctx, "leadership transfers")
 	if err != nil {
-		return wire.None, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if st.Leader == wire.None {
-		return wire.None, fmt.Errorf("%w: no leader to transfer from", ErrNoLeader)
+		return wire.None, err
 	}
 	if to != wire.None {
 		if !st.Config.IsVoter(to) {
@@ -161,13 +250,6 @@ func (r *RaftReplica) TransferLeadership(ctx context.Context, to wire.NodeID) (w
 		if to == wire.None {
 			return wire.None, fmt.Errorf("%w: no other voter to hand leadership to", ErrMembershipConflict)
 		}
-	}
-	if st.State != raft.Leader {
-		// The request must reach the leader's core; a follower's forward
-		// of it is not dependable, so the caller is sent to the leader.
-		return wire.None, &apiError{status: http.StatusMisdirectedRequest, code: client.CodeNotLeader,
-			message: fmt.Sprintf("leadership transfers are served by the leader, %q (raft address %s); this node is %q",
-				st.Leader, st.LeaderAddress, st.ID)}
 	}
 	old := st.Leader
 	if err := r.node.TransferLeadership(ctx, to); err != nil {

@@ -125,8 +125,12 @@ func TestLockAndClusterCommandsAgainstARunningNode(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "snapshot at index") {
 		t.Fatalf("cluster snapshot: exit %d\n%s", code, out)
 	}
-	code, _, errOut = runCLI(t, "cluster", "add", "n2", "127.0.0.1:7002", "--addr", addr)
-	if code != 1 || !strings.Contains(errOut, "not_implemented") {
-		t.Fatalf("cluster add: exit %d, stderr %q; want a clear not-implemented error", code, errOut)
+	code, out, errOut = runCLI(t, "cluster", "add", "n2", "127.0.0.1:7002", "--learner", "--addr", addr)
+	if code != 0 || !strings.Contains(out, "n2") || !strings.Contains(out, "learner") {
+		t.Fatalf("cluster add --learner: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "cluster", "remove", "n2", "--addr", addr)
+	if code != 0 || strings.Contains(out, "n2") {
+		t.Fatalf("cluster remove: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -40,6 +40,10 @@ type chaos struct {
 	// membership enables random membership changes; spare ids join as
 	// blank nodes, and an id once removed is never added again.
 	membership bool
+	// reads maps each pending read's context to the highest index
+	// committed anywhere when it was issued: its answer must not be lower.
+	reads      map[string]uint64
+	readsIssued, readsServed int
 	spare      []wire.NodeID
 	removed    map[wire.NodeID]bool
 	changes    int
@@ -99,8 +103,12 @@ func runChaosWith(t *testing.T, seed uint64, steps int, membership bool) {
 	rng := rand.New(rand.NewPCG(seed, 42))
 	n := 3 + 2*rng.IntN(2)
 	preVote, checkQuorum := rng.IntN(2) == 0, rng.IntN(2) == 0
+	lease := checkQuorum && rng.IntN(2) == 0
 	opt := func(c *Config) {
 		c.PreVote, c.CheckQuorum = preVote, checkQuorum
+		if lease {
+			c.ReadOnlyOption = ReadOnlyLeaseBased
+		}
 		c.Seed = int64(seed)
 		c.MaxInflightMsgs = 4
 		c.MaxSizePerMsg = 256
@@ -110,6 +118,8 @@ func runChaosWith(t *testing.T, seed uint64, steps int, membership bool) {
 	c.nw = newNetwork(t, ids(n), opt)
 	c.membership = membership
 	c.removed = map[wire.NodeID]bool{}
+	c.reads = map[string]uint64{}
+	c.nw.onRead = c.checkRead
 	if membership {
 		for i := n + 1; i <= n+4; i++ {
 			id := wire.NodeID(fmt.Sprintf("n%d", i))
@@ -127,8 +137,8 @@ func runChaosWith(t *testing.T, seed uint64, steps int, membership bool) {
 		c.check()
 	}
 	c.converge()
-	c.t.Logf("%d nodes pre-vote=%v check-quorum=%v: %d proposals accepted, %d entries applied, %d terms with a leader, %d membership changes",
-		n, preVote, checkQuorum, c.proposed, len(c.committed), len(c.leaders), c.changes)
+	c.t.Logf("%d nodes pre-vote=%v check-quorum=%v lease=%v: %d proposals accepted, %d entries applied, %d terms with a leader, %d membership changes, %d of %d reads served",
+		n, preVote, checkQuorum, lease, c.proposed, len(c.committed), len(c.leaders), c.changes, c.readsServed, c.readsIssued)
 	if c.proposed == 0 || len(c.committed) < 10 {
 		t.Fatalf("run exercised too little: %d proposals, %d entries applied", c.proposed, len(c.committed))
 	}
@@ -176,6 +186,11 @@ func (c *chaos) step() {
 		}
 	case r < 87 && c.membership:
 		c.changeMembership()
+	case r < 92:
+		ctx := fmt.Sprint("read-", c.readsIssued)
+		c.readsIssued++
+		c.reads[ctx] = c.maxCommit()
+		c.randomNode().rn.ReadIndex([]byte(ctx))
 	}
 	// Writes complete at random.
 	for _, id := range nw.ids {
@@ -208,6 +223,28 @@ func (c *chaos) step() {
 			nw.deliver(m)
 		}
 	}
+}
+
+// maxCommit is the highest index any node knows to be committed.
+func (c *chaos) maxCommit() uint64 {
+	var m uint64
+	for _, id := range c.nw.ids {
+		m = max(m, c.nw.node(id).rn.Status().HardState.Commit)
+	}
+	return m
+}
+
+// checkRead asserts linearizability of a read: its index covers every
+// entry committed before it was issued.
+func (c *chaos) checkRead(n *testNode, rs ReadState) {
+	need, ok := c.reads[string(rs.RequestCtx)]
+	if !ok {
+		c.t.Fatalf("%s got an answer to an unknown read %q", n.id, rs.RequestCtx)
+	}
+	if rs.Index < need {
+		c.t.Fatalf("%s: stale read %q at %d, but %d was committed when it was issued", n.id, rs.RequestCtx, rs.Index, need)
+	}
+	c.readsServed++
 }
 
 func (c *chaos) checkApply(n *testNode, e wire.Entry) {

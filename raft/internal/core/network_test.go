@@ -43,6 +43,8 @@ type network struct {
 	sent []wire.Message
 	// onApply, when set, sees every entry a node applies.
 	onApply func(n *testNode, e wire.Entry)
+	// onRead, when set, sees every read state a node receives.
+	onRead func(n *testNode, rs ReadState)
 	// noRecord turns off recording in sent (long randomized runs).
 	noRecord bool
 }
@@ -181,6 +183,11 @@ func (nw *network) apply(n *testNode, rd Ready) {
 		}
 	}
 	n.reads = append(n.reads, rd.ReadStates...)
+	if nw.onRead != nil {
+		for _, rs := range rd.ReadStates {
+			nw.onRead(n, rs)
+		}
+	}
 }
 
 // flushGrouped completes the first k queued writes of n as one group, the

@@ -42,11 +42,11 @@ type chaos struct {
 	membership bool
 	// reads maps each pending read's context to the highest index
 	// committed anywhere when it was issued: its answer must not be lower.
-	reads      map[string]uint64
+	reads                    map[string]uint64
 	readsIssued, readsServed int
-	spare      []wire.NodeID
-	removed    map[wire.NodeID]bool
-	changes    int
+	spare                    []wire.NodeID
+	removed                  map[wire.NodeID]bool
+	changes                  int
 }
 
 // changeMembership proposes a random single-server change on the leader.

@@ -57,6 +57,8 @@ type Store struct {
 	// data matched its checksum): files are immutable once renamed into
 	// place, so each is read in full once per process, not on every List.
 	checked map[string]error
+	// warned records the snapshots already logged as invalid.
+	warned map[string]bool
 }
 
 var _ snapshot.Store = (*Store)(nil)
@@ -73,7 +75,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.FS == nil {
 		opts.FS = OS
 	}
-	s := &Store{dir: dir, retain: opts.Retain, logger: opts.Logger.Named("snapshots"), fs: opts.FS, checked: map[string]error{}}
+	s := &Store{dir: dir, retain: opts.Retain, logger: opts.Logger.Named("snapshots"), fs: opts.FS,
+		checked: map[string]error{}, warned: map[string]bool{}}
 	if err := s.fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("snapshot/file: create directory: %w", err)
 	}
@@ -227,7 +230,13 @@ func (s *Store) openChecked(id string) (File, trailer, error) {
 	fail := func(err error) (File, trailer, error) {
 		_ = f.Close()
 		err = fmt.Errorf("snapshot/file: %s: %w", path, err)
-		s.logger.Warn("skipping invalid snapshot", "snapshot-id", id, "path", path, "error", err)
+		s.mu.Lock()
+		first := !s.warned[id]
+		s.warned[id] = true
+		s.mu.Unlock()
+		if first { // once per file, not on every List
+			s.logger.Warn("skipping invalid snapshot", "snapshot-id", id, "path", path, "error", err)
+		}
 		return nil, tr, err
 	}
 	size, err := f.Size()
@@ -295,6 +304,7 @@ func (s *Store) prune() error {
 		}
 		s.mu.Lock()
 		delete(s.checked, id)
+		delete(s.warned, id)
 		s.mu.Unlock()
 	}
 	if len(drop) > 0 {

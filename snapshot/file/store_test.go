@@ -115,6 +115,12 @@ func TestCorruptNewestIsSkippedInFavourOfTheNewestValidAndLogged(t *testing.T) {
 			if !strings.Contains(logs.String(), newer) {
 				t.Fatalf("the damaged snapshot %s was not logged; log:\n%s", newer, logs.String())
 			}
+			if _, err := s.List(); err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(logs.String(), "skipping invalid snapshot"); n != 1 {
+				t.Fatalf("the damaged snapshot was logged %d times after two Lists, want once; log:\n%s", n, logs.String())
+			}
 			_, _, err = s.Open(newer)
 			if !errors.Is(err, snapshot.ErrCorrupt) || !strings.Contains(err.Error(), newer) {
 				t.Fatalf("Open of the damaged snapshot: got %v, want ErrCorrupt naming it", err)

@@ -238,7 +238,9 @@ func TestKillNineKeepsEveryAcknowledgedWrite(t *testing.T) {
 	}
 	t.Logf("seed %d (replay the kill schedule with MANDATE_CRASH_SEED=%d)", seed, seed)
 	r := rand.New(rand.NewPCG(seed, 1))
+	built := time.Now()
 	bin := buildChild(t)
+	t.Logf("child built in %v", time.Since(built).Round(time.Millisecond))
 	dir := t.TempDir()
 	m := &model{terms: map[uint64]uint64{}}
 	acks := 0

@@ -246,6 +246,7 @@ loop:
 			prog.note(fmt.Sprintf("SIGKILL leader %s", lead.id))
 			w.markKill(time.Now())
 			lead.kill(syscall.SIGKILL, time.Second)
+			cl.setLeader("") // until the survivors elect one
 			phase = 1
 		case phase == 1 && elapsed >= 2*opts.Duration/3:
 			if err := killed.start(opts.Exe, opts.Env); err != nil {

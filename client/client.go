@@ -46,8 +46,9 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient makes the Client use hc (for timeouts, TLS, transports).
-// The default is an http.Client with a 10 s timeout and keep-alive
-// connections.
+// The default is an http.Client with a 30 s timeout (longer than the
+// daemon's own 10 s bound on a write, so that a slow write is answered
+// outcome_unknown rather than cut off) and keep-alive connections.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
 // New returns a Client of the nodes at addrs ("host:port" or
@@ -79,7 +80,7 @@ func New(addrs []string, opts ...Option) (*Client, error) {
 	if c.http == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 512
-		c.http = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+		c.http = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	return c, nil
 }

@@ -136,8 +136,14 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// readyLag is how far the applied index may trail the commit index on a
+// ready node: a busy node always trails a little, and readiness should not
+// flap with every batch.
+const readyLag = 1024
+
 // handleReadyz answers 200 when the node can serve requests: it runs,
-// knows a leader and has applied everything it knows committed.
+// knows a leader and has applied all but at most readyLag of the entries
+// it knows committed.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	st := s.replica.Status()
 	switch {
@@ -145,7 +151,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusServiceUnavailable, code: client.CodeUnavailable, message: "the raft node has stopped"}
 	case st.Leader == wire.None:
 		return &apiError{status: http.StatusServiceUnavailable, code: client.CodeNoLeader, message: "no leader known"}
-	case st.Applied < st.Commit:
+	case st.Commit > st.Applied+readyLag:
 		return &apiError{status: http.StatusServiceUnavailable, code: client.CodeUnavailable,
 			message: "catching up: applied " + itoa(st.Applied) + " of " + itoa(st.Commit) + " committed entries"}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,9 +20,26 @@ type metrics struct {
 	reqLatency   *prometheus.HistogramVec
 }
 
+// statusMaxAge is how long the metrics reuse one replica status.
+const statusMaxAge = 100 * time.Millisecond
+
 func newMetrics(reg *prometheus.Registry, rep Replica) (*metrics, error) {
+	// One scrape reads several series; they share one status, taken at
+	// most every statusMaxAge, rather than one event-loop round trip each.
+	var (
+		mu     sync.Mutex
+		cached ReplicaStatus
+		at     time.Time
+	)
 	status := func(f func(ReplicaStatus) float64) func() float64 {
-		return func() float64 { return f(rep.Status()) }
+		return func() float64 {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(at) > statusMaxAge {
+				cached, at = rep.Status(), time.Now()
+			}
+			return f(cached)
+		}
 	}
 	m := &metrics{
 		applyLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{

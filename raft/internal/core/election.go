@@ -91,6 +91,10 @@ func (r *raft) poll(id wire.NodeID, typ wire.MessageType, granted bool) (int, in
 // handleVoteRequest answers MsgVote and MsgPreVote (terms are already
 // reconciled by Step).
 func (r *raft) handleVoteRequest(m wire.Message) {
+	if m.Term == 0 {
+		r.logger.Debug("ignoring vote request without a term", "from", m.From)
+		return
+	}
 	// We may vote for m.From if we already did in this term, or if we have
 	// voted for nobody and follow no leader in this term; a pre-vote for a
 	// future term is always open.

@@ -157,6 +157,11 @@ func (r *raft) handleAppendResp(m wire.Message, pr *tracker.Progress) {
 		r.handleAppendReject(m, pr)
 		return
 	}
+	if m.Index > r.log.lastIndex() {
+		r.logger.Debug("ignoring acknowledgement beyond our log", "from", m.From, "index", m.Index,
+			"last-index", r.log.lastIndex())
+		return
+	}
 	wasPaused := pr.IsPaused()
 	if !pr.MaybeUpdate(m.Index) {
 		return

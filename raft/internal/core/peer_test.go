@@ -11,7 +11,7 @@ func TestStepPeerRefusesBadInput(t *testing.T) {
 	members := ids(3)
 	newNode := func() *RawNode {
 		st := newMemStorageWith(entriesWithTerms(t, members, 1, 1)...)
-		return newTestRawNode(t, "n1", st, wire.HardState{Term: 1, Commit: 1}, nil)
+		return newTestRawNode(t, "n1", st, wire.HardState{Term: 2, Commit: 1}, nil)
 	}
 	snap := wire.SnapshotMeta{Index: 5, Term: 1, Config: voters(members...)}
 	cases := []struct {
@@ -28,7 +28,9 @@ func TestStepPeerRefusesBadInput(t *testing.T) {
 		{"for someone else", wire.Message{Type: wire.MsgHeartbeat, From: "n2", To: "n3", Term: 1}, ErrInvalidMessage},
 		{"vote from a stranger", wire.Message{Type: wire.MsgVote, From: "x9", To: "n1", Term: 5, Index: 9, LogTerm: 5}, ErrUnknownPeer},
 		{"proposal from a stranger", wire.Message{Type: wire.MsgProp, From: "x9", To: "n1", Entries: []wire.Entry{{}}}, ErrUnknownPeer},
-		{"old leader stranger", wire.Message{Type: wire.MsgApp, From: "x9", To: "n1", Term: 0}, ErrUnknownPeer},
+		{"old leader stranger", wire.Message{Type: wire.MsgApp, From: "x9", To: "n1", Term: 1}, ErrUnknownPeer},
+		{"vote without a term", wire.Message{Type: wire.MsgPreVote, From: "n2", To: "n1", Index: 3}, ErrInvalidMessage},
+		{"append without a term", wire.Message{Type: wire.MsgApp, From: "n2", To: "n1"}, ErrInvalidMessage},
 		{"snap without snapshot", wire.Message{Type: wire.MsgSnap, From: "n2", To: "n1", Term: 2}, ErrInvalidMessage},
 		{"gap in entries", wire.Message{Type: wire.MsgApp, From: "n2", To: "n1", Term: 2, Index: 2, LogTerm: 1,
 			Entries: []wire.Entry{{Index: 3, Term: 2}, {Index: 5, Term: 2}}}, ErrInvalidMessage},

@@ -66,6 +66,10 @@ func (r *raft) checkPeerMessage(m wire.Message) error {
 		return fmt.Errorf("%w: sender %q", ErrUnknownPeer, m.From)
 	case m.To != None && m.To != r.id:
 		return fmt.Errorf("%w: addressed to %q", ErrInvalidMessage, m.To)
+	case m.Term == 0 && m.Type != wire.MsgProp && m.Type != wire.MsgReadIndex:
+		// Only forwarded requests travel without a term; anything else
+		// would be mistaken for a local message.
+		return fmt.Errorf("%w: %s without a term", ErrInvalidMessage, m.Type)
 	case m.Type == wire.MsgSnap && m.Snapshot == nil:
 		return fmt.Errorf("%w: MsgSnap without snapshot", ErrInvalidMessage)
 	case m.Type == wire.MsgApp && !validAppend(m):

@@ -28,7 +28,10 @@ type Store interface {
 	// Create starts a new snapshot described by meta (Index, Term, Config;
 	// ID, Size and Checksum are filled in by the store). Its data is written
 	// to the returned Sink; it becomes visible to List and Open only once
-	// Sink.Close returns nil.
+	// Sink.Close returns nil. If meta.Size or meta.Checksum is not zero
+	// (say, as received from a leader), Close checks the data written
+	// against them and, if they differ, fails with an error wrapping
+	// ErrCorrupt and keeps nothing: a transfer is verified end to end.
 	Create(meta wire.SnapshotMeta) (Sink, error)
 	// List returns the metadata of every complete, valid snapshot, newest
 	// (highest Index, then most recently created) first.

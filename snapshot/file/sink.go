@@ -23,6 +23,10 @@ type sink struct {
 	size int64
 	err  error // first write error; Close reports it
 	done bool
+
+	// wantSize and wantSum are what the caller announced (zero: nothing).
+	wantSize int64
+	wantSum  uint32
 }
 
 func newSink(s *Store, f File, tmp string, tr trailer) *sink {
@@ -79,6 +83,10 @@ func (k *sink) Close() error {
 func (k *sink) commit() error {
 	if k.err != nil {
 		return k.err
+	}
+	if (k.wantSize != 0 || k.wantSum != 0) && (k.size != k.wantSize || k.crc != k.wantSum) {
+		return fmt.Errorf("%w: snapshot %s: received %d bytes with checksum %08x, announced %d bytes with checksum %08x",
+			snapshot.ErrCorrupt, k.tr.Meta.ID, k.size, k.crc, k.wantSize, k.wantSum)
 	}
 	k.tr.Meta.Size, k.tr.Meta.Checksum = k.size, k.crc
 	trailerBytes, err := encodeTrailer(k.tr)

@@ -135,13 +135,16 @@ func (s *Store) Create(meta wire.SnapshotMeta) (snapshot.Sink, error) {
 	s.mu.Unlock()
 	meta.ID = makeID(meta.Term, meta.Index, seq)
 	meta.Config = meta.Config.Clone()
+	wantSize, wantSum := meta.Size, meta.Checksum
 	meta.Size, meta.Checksum = 0, 0
 	tmp := s.path(meta.ID) + tmpExt
 	f, err := s.fs.Create(tmp)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot/file: create %s: %w", tmp, err)
 	}
-	return newSink(s, f, tmp, trailer{Meta: meta, Seq: seq}), nil
+	k := newSink(s, f, tmp, trailer{Meta: meta, Seq: seq})
+	k.wantSize, k.wantSum = wantSize, wantSum
+	return k, nil
 }
 
 // entry is a complete snapshot file found in the directory.

@@ -50,8 +50,9 @@ func (s *Store) Create(meta wire.SnapshotMeta) (snapshot.Sink, error) {
 	s.seq++
 	meta.ID = fmt.Sprintf("%d-%d-%d", meta.Term, meta.Index, s.seq)
 	meta.Config = meta.Config.Clone()
+	want := expect{size: meta.Size, sum: meta.Checksum}
 	meta.Size, meta.Checksum = 0, 0
-	return &sink{store: s, meta: meta, seq: s.seq}, nil
+	return &sink{store: s, meta: meta, seq: s.seq, want: want}, nil
 }
 
 // List returns every snapshot's metadata, newest first.
@@ -106,10 +107,30 @@ func (s *Store) commit(st *stored) {
 	}
 }
 
+// expect is the size and checksum a caller announced for a snapshot.
+type expect struct {
+	size int64
+	sum  uint32
+}
+
+// check reports whether data of the given size and checksum matches what
+// was announced (nothing announced matches anything).
+func (e expect) check(size int64, sum uint32) error {
+	if e.size == 0 && e.sum == 0 {
+		return nil
+	}
+	if size != e.size || sum != e.sum {
+		return fmt.Errorf("%w: received %d bytes with checksum %08x, announced %d bytes with checksum %08x",
+			snapshot.ErrCorrupt, size, sum, e.size, e.sum)
+	}
+	return nil
+}
+
 type sink struct {
 	store *Store
 	meta  wire.SnapshotMeta
 	seq   uint64
+	want  expect
 
 	mu   sync.Mutex
 	buf  bytes.Buffer
@@ -137,6 +158,10 @@ func (k *sink) Close() error {
 	data := k.buf.Bytes()
 	k.meta.Size = int64(len(data))
 	k.meta.Checksum = crc32.Checksum(data, verify.Castagnoli)
+	if err := k.want.check(k.meta.Size, k.meta.Checksum); err != nil {
+		k.buf = bytes.Buffer{}
+		return fmt.Errorf("snapshot %s: %w", k.meta.ID, err)
+	}
 	k.store.commit(&stored{meta: k.meta, seq: k.seq, data: data})
 	return nil
 }

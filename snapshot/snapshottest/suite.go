@@ -10,11 +10,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
 	"testing"
 
 	"github.com/mandate-raft/mandate/snapshot"
+	"github.com/mandate-raft/mandate/wire"
 )
 
 // Run checks the snapshot.Store contract on stores made by open, one fresh
@@ -29,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) snapshot.Store) {
 		{"OpenOfUnknownIDIsErrNotFound", testNotFound},
 		{"ClosedSnapshotListsAndOpensWithItsMeta", testRoundTrip},
 		{"StoreFillsInIDSizeAndChecksum", testStoreOwnsFields},
+		{"AnnouncedSizeAndChecksumAreVerifiedAtClose", testAnnouncedChecksum},
 		{"EmptySnapshotRoundTrips", testEmptyData},
 		{"SnapshotIsInvisibleUntilClose", testInvisibleUntilClose},
 		{"CancelLeavesNothing", testCancel},
@@ -79,9 +82,37 @@ func testRoundTrip(t *testing.T, s snapshot.Store) {
 
 func testStoreOwnsFields(t *testing.T, s snapshot.Store) {
 	meta, data := Meta(7, 2), Data(7, 1000)
-	meta.ID, meta.Size, meta.Checksum = "caller-chosen", 12345, 0xdeadbeef
+	meta.ID = "caller-chosen"
 	id := Write(t, s, meta, data)
+	if id == meta.ID {
+		t.Fatalf("the store kept the caller's ID %q", id)
+	}
 	wantSnapshot(t, s, id, meta, data)
+}
+
+func testAnnouncedChecksum(t *testing.T, s snapshot.Store) {
+	data := Data(8, 5000)
+	meta := Meta(8, 2)
+	meta.Size, meta.Checksum = int64(len(data)), crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
+	good := Write(t, s, meta, data)
+	wantSnapshot(t, s, good, meta, data)
+
+	for name, bad := range map[string]wire.SnapshotMeta{
+		"wrong checksum": {Index: 9, Term: 2, Size: meta.Size, Checksum: meta.Checksum ^ 1},
+		"wrong size":     {Index: 9, Term: 2, Size: meta.Size + 1, Checksum: meta.Checksum},
+	} {
+		sink, err := s.Create(bad)
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if _, err := sink.Write(data); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		wantErr(t, sink.Close(), snapshot.ErrCorrupt, "Close of data that does not match the announced "+name)
+		_, _, err = s.Open(sink.ID())
+		wantErr(t, err, snapshot.ErrNotFound, "Open of a snapshot rejected at Close")
+	}
+	wantIDs(t, s, good)
 }
 
 func testEmptyData(t *testing.T, s snapshot.Store) {

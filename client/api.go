@@ -18,6 +18,12 @@ const (
 	// Stale reads are served from the local replica at once. They may miss
 	// recent writes, but they work without a leader and cost no round trip.
 	Stale Consistency = "stale"
+	// Bounded reads are served from the local replica at once if it is at
+	// most 1000 entries behind the leader's commit index as it last
+	// learned it, and learned that within an election timeout; otherwise
+	// they fail with CodeTooStale. Cheaper than linearizable, safer than
+	// stale.
+	Bounded Consistency = "bounded"
 )
 
 // ErrorBody is the body of every non-2xx response:

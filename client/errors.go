@@ -65,6 +65,9 @@ const (
 	// now (a read that could not be confirmed with a quorum, a node that is
 	// starting or stopping).
 	CodeUnavailable = "unavailable"
+	// CodeTooStale (503, Retry-After): a bounded-staleness read found the
+	// node further behind than allowed; read elsewhere or later.
+	CodeTooStale = "too_stale"
 	// CodeNotImplemented (501): the feature is not available in this
 	// build.
 	CodeNotImplemented = "not_implemented"
@@ -116,7 +119,7 @@ func IsRetryable(err error) bool {
 		return true
 	}
 	switch CodeOf(err) {
-	case CodeNoLeader, CodeNotCommitted, CodeOutcomeUnknown, CodeUnavailable:
+	case CodeNoLeader, CodeNotCommitted, CodeOutcomeUnknown, CodeUnavailable, CodeTooStale:
 		return true
 	}
 	return false

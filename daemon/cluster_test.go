@@ -131,6 +131,16 @@ func TestRealClusterServesWritesAndReadsOnEveryNode(t *testing.T) {
 	if err != nil || a.Balance != 100 {
 		t.Fatalf("linearizable read on another follower: %+v, %v", a, err)
 	}
+	// So does a bounded read there, once the follower heard of the commit.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		a, err := cs[other].Balance(ctx, "alice", client.Bounded)
+		if err == nil && a.Balance == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bounded read on a follower: %+v, %v", a, err)
+		}
+	}
 	// Status tells who leads.
 	st, err := cs[other].Status(ctx)
 	if err != nil || st.LeaderID != string(ds[lead].Node().ID()) || len(st.Members) != 3 || st.FSM != "ledger" {

@@ -43,6 +43,7 @@ var replicaErrors = []errorMapping{
 	{ErrOutcomeUnknown, http.StatusServiceUnavailable, client.CodeOutcomeUnknown},
 	{ErrNoLeader, http.StatusServiceUnavailable, client.CodeNoLeader},
 	{ErrNotCommitted, http.StatusServiceUnavailable, client.CodeNotCommitted},
+	{ErrTooStale, http.StatusServiceUnavailable, client.CodeTooStale},
 	{ErrUnavailable, http.StatusServiceUnavailable, client.CodeUnavailable},
 	{ErrUnsupported, http.StatusNotImplemented, client.CodeNotImplemented},
 	{ErrUnknownMember, http.StatusNotFound, client.CodeUnknownMember},

@@ -23,6 +23,7 @@ type fakeReplica struct {
 	stopped   bool
 	conf      wire.Configuration
 	barriers  int
+	levels    []ReadLevel
 	added     []wire.Server
 	removed   []wire.NodeID
 }
@@ -50,10 +51,11 @@ func (r *fakeReplica) Apply(ctx context.Context, cmd []byte) (Applied, error) {
 	return Applied{Index: r.index, Term: 1, Result: res}, nil
 }
 
-func (r *fakeReplica) ReadBarrier(ctx context.Context) error {
+func (r *fakeReplica) ReadBarrier(ctx context.Context, l ReadLevel) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.barriers++
+	r.levels = append(r.levels, l)
 	return r.readErr
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mandate-raft/mandate/client"
 	"github.com/mandate-raft/mandate/examples/ledger"
@@ -181,5 +182,25 @@ func TestLedgerWritesWithoutALeaderAreRetryable(t *testing.T) {
 	code, e, _, _ = apiCall(t, h, "POST", "/v1/ledger/deposit", `{"account":"alice","amount":1}`)
 	if code != 503 || e.Code != client.CodeOutcomeUnknown {
 		t.Errorf("write with unknown outcome: %d %q", code, e.Code)
+	}
+}
+
+func TestBoundedReadsCarryTheirBoundsToTheReplica(t *testing.T) {
+	h, rep := newLedgerServer(t)
+	mustOK(t, h, "POST", "/v1/ledger/deposit", `{"account":"alice","amount":1}`, nil)
+	mustOK(t, h, "GET", "/v1/ledger/accounts/alice?consistency=bounded", "", nil)
+	mustOK(t, h, "GET", "/v1/ledger/audit?consistency=bounded&max_entries=5&max_lag=250ms", "", nil)
+	want := []ReadLevel{{Bounded: true, MaxEntries: defaultMaxEntries}, {Bounded: true, MaxEntries: 5, MaxLag: 250 * time.Millisecond}}
+	if fmt.Sprint(rep.levels) != fmt.Sprint(want) {
+		t.Errorf("read levels = %+v, want %+v", rep.levels, want)
+	}
+	for _, q := range []string{"max_entries=-1", "max_entries=x", "max_lag=soon", "max_lag=-1s"} {
+		if code, e, _, _ := apiCall(t, h, "GET", "/v1/ledger/audit?consistency=bounded&"+q, ""); code != 400 || e.Code != client.CodeInvalidArgument {
+			t.Errorf("%s: %d %q, want 400 invalid_argument", q, code, e.Code)
+		}
+	}
+	rep.set(func(r *fakeReplica) { r.readErr = fmt.Errorf("%w: 5000 entries behind", ErrTooStale) })
+	if code, e, _, hdr := apiCall(t, h, "GET", "/v1/ledger/audit?consistency=bounded", ""); code != 503 || e.Code != client.CodeTooStale || hdr.Get("Retry-After") == "" {
+		t.Errorf("too stale: %d %q, want 503 too_stale with Retry-After", code, e.Code)
 	}
 }

@@ -85,14 +85,21 @@ func mapApplyError(err error) error {
 	return err
 }
 
-// ReadBarrier implements Replica with raft.Node.Barrier, which confirms the
-// commit index with a quorum through the leader and waits until the local
-// FSM applied it.
-func (r *RaftReplica) ReadBarrier(ctx context.Context) error {
-	err := r.node.Barrier(ctx)
+// ReadBarrier implements Replica with raft.Node.Read: a linearizable read
+// confirms the commit index with a quorum through the leader (ReadIndex)
+// and waits until the local FSM applied it; a bounded read checks this
+// node's own lag.
+func (r *RaftReplica) ReadBarrier(ctx context.Context, l ReadLevel) error {
+	c := raft.ReadConsistency{}
+	if l.Bounded {
+		c = raft.Bounded(l.MaxEntries, l.MaxLag)
+	}
+	err := r.node.Read(ctx, c)
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, raft.ErrTooStale):
+		return fmt.Errorf("%w: %w", ErrTooStale, err)
 	case errors.Is(err, raft.ErrNotLeader):
 		return fmt.Errorf("%w: %w", ErrNoLeader, err)
 	default:

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/mandate-raft/mandate/fsm"
 	"github.com/mandate-raft/mandate/wire"
@@ -21,11 +22,12 @@ type Replica interface {
 	// Errors wrap ErrNoLeader or ErrNotCommitted (safe to retry) or
 	// ErrOutcomeUnknown.
 	Apply(ctx context.Context, cmd []byte) (Applied, error)
-	// ReadBarrier returns once this node's FSM reflects every write
-	// committed before the call, so that a read served afterwards from the
-	// local FSM is linearizable. It errors (wrapping ErrNoLeader or
-	// ErrUnavailable) when that cannot be confirmed.
-	ReadBarrier(ctx context.Context) error
+	// ReadBarrier returns once this node's FSM may be read at level l.
+	// For a linearizable read (the zero ReadLevel) that is once it
+	// reflects every write committed before the call. It errors (wrapping
+	// ErrNoLeader, ErrUnavailable or ErrTooStale) when that cannot be
+	// confirmed.
+	ReadBarrier(ctx context.Context, l ReadLevel) error
 	// Status describes the node now.
 	Status() ReplicaStatus
 	// AddServer adds s to the configuration (one server at a time).
@@ -37,6 +39,18 @@ type Replica interface {
 	TransferLeadership(ctx context.Context, to wire.NodeID) (wire.NodeID, error)
 	// Snapshot takes a snapshot of this node's FSM now.
 	Snapshot(ctx context.Context) (wire.SnapshotMeta, error)
+}
+
+// ReadLevel says how fresh a read must be. The zero value asks for a
+// linearizable read.
+type ReadLevel struct {
+	// Bounded accepts a replica at most MaxEntries behind the leader's
+	// commit index as this node last learned it, learned at most MaxLag ago
+	// (0: the election timeout), answered from local knowledge without a
+	// round trip.
+	Bounded    bool
+	MaxEntries uint64
+	MaxLag     time.Duration
 }
 
 // Applied is a committed command's position in the log and its result.
@@ -68,6 +82,9 @@ var (
 	ErrNotCommitted = errors.New("not committed")
 	// ErrOutcomeUnknown: the command may or may not have been committed.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrTooStale: the replica is further behind than a bounded read
+	// allows; read elsewhere or later.
+	ErrTooStale = errors.New("replica too stale")
 	// ErrUnavailable: the node cannot serve the request now.
 	ErrUnavailable = errors.New("unavailable")
 	// ErrUnsupported: the runtime does not offer this feature.

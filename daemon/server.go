@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -150,23 +151,47 @@ func (s *Server) apply(r *http.Request, cmd []byte) (Applied, error) {
 	return a, a.Result.Err
 }
 
-// readBarrier makes a read linearizable unless the request asked for
-// ?consistency=stale.
+// readBarrier prepares a read at the consistency the request asks for:
+// linearizable (the default), ?consistency=stale (the local replica as it
+// is), or ?consistency=bounded (at most max_entries behind the leader's
+// commit index, learned at most max_lag ago; defaults 1000 and the
+// election timeout).
 func (s *Server) readBarrier(r *http.Request) error {
-	switch c := r.URL.Query().Get("consistency"); c {
+	q := r.URL.Query()
+	var level ReadLevel
+	switch c := q.Get("consistency"); c {
 	case "stale":
 		return nil
 	case "", "linearizable":
+	case "bounded":
+		level = ReadLevel{Bounded: true, MaxEntries: defaultMaxEntries}
+		if v := q.Get("max_entries"); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return badRequest("max_entries must be a non-negative integer, not %q", v)
+			}
+			level.MaxEntries = n
+		}
+		if v := q.Get("max_lag"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return badRequest("max_lag must be a duration such as \"500ms\", not %q", v)
+			}
+			level.MaxLag = d
+		}
 	default:
-		return badRequest("consistency must be \"linearizable\" (the default) or \"stale\", not %q", c)
+		return badRequest("consistency must be \"linearizable\" (the default), \"bounded\" or \"stale\", not %q", c)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadTimeout)
 	defer cancel()
-	if err := s.replica.ReadBarrier(ctx); err != nil {
-		return fmt.Errorf("linearizable read not confirmed (use ?consistency=stale to read the local replica): %w", err)
+	if err := s.replica.ReadBarrier(ctx, level); err != nil {
+		return fmt.Errorf("read not confirmed (?consistency=stale reads the local replica as it is): %w", err)
 	}
 	return nil
 }
+
+// defaultMaxEntries is a bounded read's default lag allowance in entries.
+const defaultMaxEntries = 1000
 
 // statusRecorder remembers the status a handler wrote, for metrics.
 type statusRecorder struct {

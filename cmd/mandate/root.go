@@ -85,6 +85,7 @@ type clientFlags struct {
 	json    bool
 	timeout time.Duration
 	stale   bool
+	bounded bool
 }
 
 func (f *clientFlags) register(cmd *cobra.Command, withStale bool) {
@@ -96,7 +97,8 @@ func (f *clientFlags) register(cmd *cobra.Command, withStale bool) {
 	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print the answer as JSON")
 	cmd.PersistentFlags().DurationVar(&f.timeout, "timeout", 15*time.Second, "give up after this long")
 	if withStale {
-		cmd.PersistentFlags().BoolVar(&f.stale, "stale", false, "reads: serve from the reached node's local replica instead of a linearizable read")
+		cmd.PersistentFlags().BoolVar(&f.stale, "stale", false, "reads: serve from the reached node's local replica as it is, instead of a linearizable read")
+		cmd.PersistentFlags().BoolVar(&f.bounded, "bounded", false, "reads: serve from the local replica if it is at most 1000 entries behind a leader heard from within an election timeout")
 	}
 }
 
@@ -105,8 +107,11 @@ func (f *clientFlags) client() (*client.Client, error) {
 }
 
 func (f *clientFlags) consistency() client.Consistency {
-	if f.stale {
+	switch {
+	case f.stale:
 		return client.Stale
+	case f.bounded:
+		return client.Bounded
 	}
 	return client.Linearizable
 }

@@ -34,18 +34,19 @@ func (c *manualClock) NewTicker(time.Duration) Ticker {
 	return t
 }
 
-// tick delivers one tick to the first ticker created (the event loop's)
-// and reports whether it was taken within a second.
-func (c *manualClock) tick() bool {
+// tick delivers one tick to every ticker (the event loop's and the
+// snapshot policy's, created in no particular order); it waits a little
+// for each to be taken.
+func (c *manualClock) tick() {
 	c.mu.Lock()
-	t := c.tickers[0]
+	tickers := append([]*manualTicker(nil), c.tickers...)
 	now := c.now
 	c.mu.Unlock()
-	select {
-	case t.c <- now:
-		return true
-	case <-time.After(time.Second):
-		return false
+	for _, t := range tickers {
+		select {
+		case t.c <- now:
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

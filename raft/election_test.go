@@ -200,13 +200,28 @@ func TestFiveNodesCommitWithTwoDownAndStopWithThree(t *testing.T) {
 	c.checkFSMsAgree()
 }
 
+// Stability tests use a longer election timeout than the others: on a
+// shared, loaded test machine a 100ms timeout can expire for want of CPU
+// alone, which is an election Raft is right to hold.
+const (
+	stableHeartbeat = 20 * time.Millisecond
+	stableElection  = 400 * time.Millisecond
+)
+
+func withStableTimeouts() clusterOpt {
+	return withConfig(func(cfg *Config) {
+		cfg.HeartbeatTimeout = stableHeartbeat
+		cfg.ElectionTimeout = stableElection
+	})
+}
+
 // termStable waits a number of election timeouts and reports whether the
 // term and leader of the given nodes stayed as they were.
 func termStable(t *testing.T, c *testCluster, lead wire.NodeID, watch []wire.NodeID, timeouts int) {
 	t.Helper()
 	term := c.stats(lead).Term
 	for i := 0; i < timeouts; i++ {
-		time.Sleep(testElection)
+		time.Sleep(stableElection)
 		for _, id := range watch {
 			st := c.stats(id)
 			if st.Term != term {
@@ -221,7 +236,7 @@ func termStable(t *testing.T, c *testCluster, lead wire.NodeID, watch []wire.Nod
 }
 
 func TestPartialPartitionKeepsOneStableLeader(t *testing.T) {
-	c := newTestCluster(t, 5)
+	c := newTestCluster(t, 5, withStableTimeouts())
 	c.start(true)
 	// Bring n1 to power, then cut links so that n1-n2-n3 are meshed, n4
 	// reaches only n2 and n5 only n3.
@@ -231,7 +246,7 @@ func TestPartialPartitionKeepsOneStableLeader(t *testing.T) {
 			return true
 		}
 		_ = c.node(lead).TransferLeadership(context.Background(), "n1")
-		time.Sleep(testElection)
+		time.Sleep(stableElection)
 		return false
 	})
 	c.apply("n1", "before-partial-partition")
@@ -239,7 +254,7 @@ func TestPartialPartitionKeepsOneStableLeader(t *testing.T) {
 		c.cut(pair[0], pair[1])
 		c.cut(pair[1], pair[0])
 	}
-	termStable(t, c, "n1", []wire.NodeID{"n1", "n2", "n3"}, 20)
+	termStable(t, c, "n1", []wire.NodeID{"n1", "n2", "n3"}, 8)
 	c.apply("n1", "during-partial-partition")
 }
 
@@ -256,19 +271,19 @@ func TestLeaderThatCanSendButNotReceiveStepsDown(t *testing.T) {
 }
 
 func TestRejoiningNodeDoesNotDeposeHealthyLeader(t *testing.T) {
-	c := newTestCluster(t, 3)
+	c := newTestCluster(t, 3, withStableTimeouts())
 	c.start(true)
 	lead := c.waitLeader()
 	loner := c.others(lead)[0]
 	c.isolate(loner)
 	// Long enough for many election timeouts: with pre-vote its term must
 	// not grow.
-	time.Sleep(20 * testElection)
+	time.Sleep(8 * stableElection)
 	if st := c.stats(loner); st.Term != c.stats(lead).Term {
 		t.Fatalf("isolated node's term moved to %d (leader's %d): pre-vote should keep it", st.Term, c.stats(lead).Term)
 	}
 	c.net.Heal()
 	res := c.apply(lead, "after-rejoin")
 	c.waitApplied(res.Index)
-	termStable(t, c, lead, c.ids, 10)
+	termStable(t, c, lead, c.ids, 5)
 }

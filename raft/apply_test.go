@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mandate-raft/mandate/raft/internal/core"
 	"github.com/mandate-raft/mandate/wire"
@@ -116,14 +117,23 @@ func TestConcurrentAppliesAreBatchedAndAllCommit(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				cmd := fmt.Sprintf("w%d-%d", w, i)
-				ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
-				res, err := c.node(c.ids[(w+i)%3]).Apply(ctx, []byte(cmd))
-				cancel()
-				if err != nil {
-					errs <- fmt.Errorf("%s: %w", cmd, err)
-					return
+				for attempt := 0; ; attempt++ {
+					ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
+					res, err := c.node(c.ids[(w+i)%3]).Apply(ctx, []byte(cmd))
+					cancel()
+					if err == nil {
+						acks.add(cmd, res.Index)
+						break
+					}
+					// A spurious election on a loaded machine is no failure;
+					// an error of another kind, or endless trouble, is.
+					retryable := errors.Is(err, ErrNotCommitted) || errors.Is(err, ErrOutcomeUnknown)
+					if !retryable || attempt == 20 {
+						errs <- fmt.Errorf("%s: %w", cmd, err)
+						return
+					}
+					time.Sleep(testHeartbeat)
 				}
-				acks.add(cmd, res.Index)
 			}
 		}(w)
 	}

@@ -81,8 +81,8 @@ func Example() {
 		defer trans.Close()
 		cfg := raft.Config{
 			ID:               s.ID,
-			HeartbeatTimeout: 20 * time.Millisecond,
-			ElectionTimeout:  200 * time.Millisecond,
+			HeartbeatTimeout: 50 * time.Millisecond,
+			ElectionTimeout:  500 * time.Millisecond,
 			Logger:           hclog.NewNullLogger(),
 		}
 		node, err := raft.NewNode(cfg, &counter{}, memory.New(), snapmem.New(0), trans)

@@ -25,7 +25,29 @@
 //
 // A Ready hands its contents over: the next Ready holds only what is new.
 // Several Readys may be in flight in the storage stage at once; the core
-// never hands out a committed entry before it is durable locally.
+// never hands out a committed entry before it is durable locally. A
+// runtime that writes several Readys together may acknowledge only the
+// last entry of the group: writes complete in order.
+//
+// # Conventions on the wire
+//
+//   - MsgProp and MsgReadIndex forwarded by a follower carry no term; every
+//     other message from a peer must (StepPeer refuses it otherwise).
+//   - MsgHeartbeat.Index carries the leader's logical tick (plus one) and
+//     MsgHeartbeatResp echoes it: lease reads are measured from when the
+//     heartbeat left.
+//   - The vote requests of a campaign a leader asked for (MsgTimeoutNow)
+//     carry a transfer marker in Context, so followers answer them even
+//     within a leader lease.
+//
+// # Membership
+//
+// The newest configuration in the log is in force as soon as it is
+// appended. A server that is not a voter in it does not campaign, except
+// while that configuration is uncommitted and the committed one still
+// counts it as a voter (Raft thesis §4.2.2: it may be needed to elect the
+// leader that commits its removal). Servers being removed keep receiving
+// the log until their removal commits.
 package core
 
 import (
@@ -97,7 +119,14 @@ const (
 	// ReadOnlyLeaseBased trusts that no other leader can exist while the
 	// leader has heard from a quorum within the last election timeout. It
 	// assumes clocks on all nodes advance at rates within a bounded drift of
-	// each other, and requires CheckQuorum.
+	// each other, and requires CheckQuorum. Precisely: a read is answered
+	// at once while a quorum of voters answered heartbeats sent less than
+	// ElectionTick - ElectionTick/10 - 2 ticks ago (so clock rates may
+	// differ by up to 10%), no leadership transfer was started this term,
+	// and the runtime ticks by elapsed monotonic time (a paused process
+	// catches up on its ticks before it serves reads). Otherwise the read
+	// takes the ReadOnlySafe path. Nodes using it also refuse votes for an
+	// election timeout after they start.
 	ReadOnlyLeaseBased
 )
 

@@ -35,7 +35,7 @@ func TestDemoRunsAClusterThroughALeaderCrashAndPasses(t *testing.T) {
 	}
 	t.Setenv(asMainEnv, "1") // the demo's children are this binary
 	start := time.Now()
-	code, out, errOut := runCLI(t, "demo", "--duration", "3s", "--clients", "4")
+	code, out, errOut := runCLI(t, "demo", "--duration", "4s", "--clients", "4")
 	t.Logf("demo took %s; output:\n%s%s", time.Since(start).Round(time.Millisecond), out, errOut)
 	if code != 0 {
 		t.Fatalf("demo exited %d", code)

@@ -212,7 +212,7 @@ func (r *raft) handleAppendReject(m wire.Message, pr *tracker.Progress) {
 		// The follower's entry at RejectHint has term LogTerm. Every entry
 		// of ours above the largest index whose term is <= LogTerm cannot
 		// match, so probe there.
-		next, _ = r.log.findConflictByTerm(m.RejectHint, m.LogTerm)
+		next, _ = r.log.findConflictByTerm(min(m.RejectHint, r.log.lastIndex()), m.LogTerm)
 	}
 	if pr.MaybeDecrTo(m.Index, next) {
 		if pr.State == tracker.StateReplicate {

@@ -137,19 +137,44 @@ func (l *raftLog) findConflict(ents []wire.Entry) uint64 {
 
 // findConflictByTerm returns the largest index <= index whose term is <=
 // term, and that term. Both sides of fast back-off use it: the follower to
-// hint, the leader to jump a whole term per round trip. It stops at the
-// first index it cannot read (compacted), returning term 0 there.
+// hint, the leader to jump a whole term per round trip. Terms never
+// decrease along a log, so it binary-searches: a long divergent tail costs
+// a few reads, not one per entry. Where the answer lies below what can be
+// read (compacted), it returns that boundary with term 0.
 func (l *raftLog) findConflictByTerm(index, term uint64) (uint64, uint64) {
-	for ; index > 0; index-- {
-		t, err := l.term(index)
-		if err != nil {
-			return index, 0
+	lo := l.firstIndex() - 1 // the snapshot's index: its term is readable
+	if index < lo {
+		return index, 0
+	}
+	t, err := l.term(index)
+	if err != nil {
+		return index, 0
+	}
+	if t <= term {
+		return index, t
+	}
+	tlo, err := l.term(lo)
+	if err != nil || tlo > term {
+		if lo == 0 {
+			return 0, 0
 		}
-		if t <= term {
-			return index, t
+		return lo - 1, 0
+	}
+	// Invariant: term(lo) <= term < term(hi).
+	hi := index
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		tm, err := l.term(mid)
+		if err != nil {
+			return mid, 0
+		}
+		if tm <= term {
+			lo, tlo = mid, tm
+		} else {
+			hi = mid
 		}
 	}
-	return 0, 0
+	return lo, tlo
 }
 
 // maybeAppend appends ents after (index, logTerm) if the log matches there,

@@ -27,5 +27,23 @@
 // Every Apply ends in exactly one of three ways: committed (nil error),
 // definitely not committed (*NotCommittedError: safe to retry), or outcome
 // unknown (*OutcomeUnknownError: retry only idempotent commands). See
-// Node.Apply.
+// Node.Apply. Membership changes report the same three outcomes.
+//
+// # Starting a cluster
+//
+// Every founding member calls NewNode and then Bootstrap with the same
+// configuration; a restarted node only calls NewNode (Bootstrap on a node
+// that already holds this bootstrap entry is a no-op, so a daemon may call
+// it on every start). A node joining a running cluster starts blank, is
+// told the members' addresses with SetPeers, and is added by the leader
+// with AddLearner, then AddVoter once it has caught up.
+//
+// # Durability
+//
+// A vote or an append acknowledgement leaves a node only after what it
+// promises is durable in the log store. The commit index is written
+// lazily (see persist.go): it is a restart hint, not a promise. On
+// restart the FSM is restored from the newest snapshot that restores
+// cleanly and the committed log after it is applied again, so an FSM must
+// start empty and be deterministic.
 package raft

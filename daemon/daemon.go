@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -225,6 +226,9 @@ func (d *Daemon) openStores() error {
 	if err := os.MkdirAll(d.opts.DataDir, 0o700); err != nil {
 		return fmt.Errorf("daemon: create data directory: %w", err)
 	}
+	if err := checkClusterID(d.opts.DataDir, d.opts.ClusterID); err != nil {
+		return err
+	}
 	var err error
 	if d.store, err = boltdb.Open(filepath.Join(d.opts.DataDir, "raft"), boltdb.Options{
 		Logger: d.opts.Logger.Named("logstore"), UnsafeNoSync: d.opts.UnsafeNoSync,
@@ -369,4 +373,58 @@ func (d *Daemon) join() error {
 	// The transport's address is the advertised one, with a port chosen
 	// at run time resolved.
 	return joinCluster(d.node, d.opts.Join, d.opts.NodeID, d.trans.Addr(), d.log)
+}
+
+// ErrWrongCluster means the data directory belongs to another cluster.
+var ErrWrongCluster = errors.New("daemon: data directory belongs to another cluster")
+
+// clusterIDFile names the file in the data directory that records which
+// cluster the data belongs to, so that a node pointed at another cluster's
+// data (a copied directory, a reused path) refuses to start instead of
+// mixing two clusters' logs.
+const clusterIDFile = "CLUSTER_ID"
+
+func checkClusterID(dir, id string) error {
+	path := filepath.Join(dir, clusterIDFile)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if got := strings.TrimSpace(string(data)); got != id {
+			return fmt.Errorf("%w: %s says %q, the configuration says %q", ErrWrongCluster, path, got, id)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("daemon: read %s: %w", path, err)
+	}
+	// First start: record the cluster, durably, before any Raft state.
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("daemon: record the cluster id: %w", err)
+	}
+	if _, err = f.WriteString(id + "\n"); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("daemon: record the cluster id in %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

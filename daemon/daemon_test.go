@@ -1,0 +1,49 @@
+package daemon
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mandate-raft/mandate/wire"
+)
+
+func TestOptionsAreValidatedAllAtOnce(t *testing.T) {
+	_, err := New(Options{Store: "tape", Bootstrap: true, Peers: []wire.Server{{ID: "x", Address: "a:1"}},
+		Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard})})
+	if !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("err = %v; want ErrInvalidOptions", err)
+	}
+	for _, want := range []string{"node id is empty", "raft bind", `store "tape"`, "among the peers"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestADataDirectoryOfAnotherClusterIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkClusterID(dir, "alpha"); err != nil {
+		t.Fatalf("first start: %v", err)
+	}
+	if err := checkClusterID(dir, "alpha"); err != nil {
+		t.Fatalf("restart in the same cluster: %v", err)
+	}
+	if err := checkClusterID(dir, "beta"); !errors.Is(err, ErrWrongCluster) || !strings.Contains(err.Error(), "alpha") {
+		t.Fatalf("start in another cluster: %v; want ErrWrongCluster naming alpha", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, clusterIDFile+".tmp")); !os.IsNotExist(err) {
+		t.Errorf("a temporary file was left behind: %v", err)
+	}
+	// And through New, before any store is opened.
+	_, err := New(Options{NodeID: "n1", DataDir: dir, FSM: "ledger", RaftBind: "127.0.0.1:0", ClusterID: "beta",
+		Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard})})
+	if !errors.Is(err, ErrWrongCluster) {
+		t.Fatalf("New on another cluster's data: %v; want ErrWrongCluster", err)
+	}
+}

@@ -19,6 +19,7 @@ func newBenchCmd() *cobra.Command {
 		workload string
 		asJSON   bool
 		dir      string
+		noSync   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -49,7 +50,7 @@ through Node.Apply on the leader. --clients takes a list: one run per value.`,
 				if embedded {
 					r, err = bench.RunEmbedded(cmd.Context(), bench.EmbeddedOptions{
 						Clients: c, Duration: duration, Payload: payload, Workload: workload,
-						Dir: dir, Progress: prog, Live: live,
+						Dir: dir, UnsafeNoSync: noSync, Progress: prog, Live: live,
 					})
 				} else {
 					r, err = bench.RunHTTP(cmd.Context(), bench.HTTPOptions{
@@ -74,5 +75,6 @@ through Node.Apply on the leader. --clients takes a list: one run per value.`,
 	f.StringVar(&workload, "workload", "", "HTTP: transfer (default), deposit, balance, stale-balance; embedded: apply (default)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.StringVar(&dir, "dir", "", "embedded: where to create the temporary data directory")
+	f.BoolVar(&noSync, "unsafe-no-sync", false, "embedded: skip fsync in the log stores (to measure its cost; never for real data)")
 	return cmd
 }

@@ -59,7 +59,8 @@ type Config struct {
 	// it is closed, and how long a snapshot stream may stall. Senders
 	// close their idle connections before this passes. Default 60 s.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds one flush of buffered frames. Default 10 s.
+	// WriteTimeout is how long a write may stall (the peer taking no
+	// bytes) before the connection is dropped. Default 10 s.
 	WriteTimeout time.Duration
 	// DialTimeout bounds one connection attempt. Default 5 s.
 	DialTimeout time.Duration

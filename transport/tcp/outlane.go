@@ -32,6 +32,10 @@ type outLane struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	stopOnce sync.Once
+
+	// deadlineSet is when the connection's write deadline was last moved;
+	// only the lane's goroutine uses it.
+	deadlineSet time.Time
 }
 
 func (t *Transport) newOutLane(id wire.NodeID, addr string, l lane) *outLane {
@@ -106,6 +110,7 @@ func (o *outLane) run() {
 			}
 			backoff = 0
 			conn, bw = c, bufio.NewWriterSize(c, writeBufSize)
+			o.deadlineSet = time.Time{}
 		}
 		if err := o.writeBatch(conn, bw, enc, m); err != nil {
 			if o.ctx.Err() != nil {
@@ -123,10 +128,16 @@ func (o *outLane) run() {
 // writeBatch writes m and whatever else is queued (up to maxBatch), then
 // flushes once.
 func (o *outLane) writeBatch(conn net.Conn, bw *bufio.Writer, enc *msgEncoder, m wire.Message) error {
-	if err := conn.SetWriteDeadline(time.Now().Add(o.t.cfg.WriteTimeout)); err != nil {
-		return err
-	}
 	for i := 0; ; i++ {
+		// The deadline bounds a stall, not a batch: a slow but moving
+		// peer keeps its connection. Moving it costs a timer update, so
+		// it moves once a quarter timeout has passed, not per frame.
+		if now := time.Now(); now.Sub(o.deadlineSet) > o.t.cfg.WriteTimeout/4 {
+			if err := conn.SetWriteDeadline(now.Add(o.t.cfg.WriteTimeout)); err != nil {
+				return err
+			}
+			o.deadlineSet = now
+		}
 		if err := o.writeOne(bw, enc, &m); err != nil {
 			return err
 		}

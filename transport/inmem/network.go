@@ -117,7 +117,8 @@ func (n *Network) Partition(groups ...[]string) {
 	}
 }
 
-// Isolate cuts every link to and from addr, in both directions.
+// Isolate cuts every link between addr and the transports the network
+// has now, in both directions (a transport created later is not cut).
 func (n *Network) Isolate(addr string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -38,10 +38,13 @@ type Transport struct {
 	reports   chan wire.NodeID
 
 	// inMu guards inbound delivery: deliveries hold it for reading,
-	// Close takes it for writing so that none runs after Close returns.
+	// Close takes it for writing so that none starts after Close.
 	inMu     sync.RWMutex
 	inClosed bool
-	inbound  map[*io.PipeReader]struct{}
+	// snapMu guards inbound, the streams being received, which Close
+	// fails.
+	snapMu  sync.Mutex
+	inbound map[*io.PipeReader]struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -263,13 +266,15 @@ func (t *Transport) stream(ctx context.Context, addr string, pw *io.PipeWriter, 
 // receiveSnapshot runs the handler on pr in a goroutine of t and sends its
 // verdict on result. It returns false if t is closed or not started.
 func (t *Transport) receiveSnapshot(m wire.Message, pr *io.PipeReader, result chan<- error) bool {
-	t.inMu.Lock()
-	defer t.inMu.Unlock()
+	t.inMu.RLock()
+	defer t.inMu.RUnlock()
 	if t.inClosed || t.handler == nil {
 		return false
 	}
 	h := t.handler
+	t.snapMu.Lock()
 	t.inbound[pr] = struct{}{}
+	t.snapMu.Unlock()
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -279,9 +284,9 @@ func (t *Transport) receiveSnapshot(m wire.Message, pr *io.PipeReader, result ch
 		} else {
 			pr.CloseWithError(errSnapshotDone)
 		}
-		t.inMu.Lock()
+		t.snapMu.Lock()
 		delete(t.inbound, pr)
-		t.inMu.Unlock()
+		t.snapMu.Unlock()
 		result <- err
 	}()
 	return true
@@ -312,10 +317,12 @@ func (t *Transport) Close() error {
 	}
 	t.inMu.Lock()
 	t.inClosed = true
+	t.inMu.Unlock()
+	t.snapMu.Lock()
 	for pr := range t.inbound {
 		pr.CloseWithError(transport.ErrClosed)
 	}
-	t.inMu.Unlock()
+	t.snapMu.Unlock()
 	t.wg.Wait()
 	return nil
 }

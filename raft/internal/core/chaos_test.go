@@ -225,6 +225,39 @@ func (c *chaos) step() {
 	}
 }
 
+// checkLeaderCompleteness asserts that a leader of the newest term any
+// node knows holds every entry applied anywhere so far (Raft's Leader
+// Completeness). A leader of an older term may lack entries committed
+// after it was deposed, so it is not checked.
+func (c *chaos) checkLeaderCompleteness() {
+	var lead *testNode
+	var term, maxTerm uint64
+	for _, id := range c.nw.ids {
+		n := c.nw.node(id)
+		st := n.rn.Status()
+		maxTerm = max(maxTerm, st.HardState.Term, n.hs.Term)
+		if st.SoftState.State == StateLeader && st.HardState.Term > term {
+			lead, term = n, st.HardState.Term
+		}
+	}
+	if lead == nil || term < maxTerm {
+		return
+	}
+	l := lead.rn.raft.log
+	first, last := l.firstIndex(), l.lastIndex()
+	for i, e := range c.committed {
+		if i > last {
+			c.t.Fatalf("leader %s of term %d lacks committed entry %d (its log ends at %d)", lead.id, term, i, last)
+		}
+		if i < first {
+			continue
+		}
+		if tm, err := l.term(i); err != nil || tm != e.Term {
+			c.t.Fatalf("leader %s of term %d has term %d at committed index %d, want %d (%v)", lead.id, term, tm, i, e.Term, err)
+		}
+	}
+}
+
 // maxCommit is the highest index any node knows to be committed.
 func (c *chaos) maxCommit() uint64 {
 	var m uint64
@@ -259,6 +292,7 @@ func (c *chaos) checkApply(n *testNode, e wire.Entry) {
 }
 
 func (c *chaos) check() {
+	c.checkLeaderCompleteness()
 	for _, id := range c.nw.ids {
 		n := c.nw.node(id)
 		st := n.rn.Status()

@@ -169,8 +169,9 @@ func (r *raft) handleAppendResp(m wire.Message, pr *tracker.Progress) {
 	switch {
 	case pr.State == tracker.StateProbe:
 		pr.BecomeReplicate()
-	case pr.State == tracker.StateSnapshot && pr.Match >= pr.PendingSnapshot:
-		// The snapshot (or something newer) is installed; stream again.
+	case pr.State == tracker.StateSnapshot && (pr.Match >= pr.PendingSnapshot || pr.Match+1 >= r.log.firstIndex()):
+		// The snapshot (or something newer) is installed, or the follower
+		// caught up far enough for our log to serve it: stream again.
 		pr.BecomeProbe()
 		pr.BecomeReplicate()
 	case pr.State == tracker.StateReplicate:

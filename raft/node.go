@@ -132,6 +132,7 @@ func NewNode(cfg Config, f fsm.FSM, store logstore.Store, snaps snapshot.Store, 
 		n.cancel()
 		return nil, fmt.Errorf("load log: %w", err)
 	}
+	n.storage.onCorrupt = func(err error) { n.stop(fmt.Errorf("log store: %w", err)) }
 	hs, _, err := store.HardState()
 	if err != nil {
 		n.cancel()

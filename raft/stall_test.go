@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,4 +172,56 @@ func TestBadPeerMessagesAreDroppedNotFatal(t *testing.T) {
 	if n.Err() != nil {
 		t.Fatalf("node stopped: %v", n.Err())
 	}
+}
+
+// corruptingStore reports every read of its entries as corrupt once armed,
+// like a store whose checksums stopped matching.
+type corruptingStore struct {
+	logstore.Store
+	armed atomic.Bool
+}
+
+func (s *corruptingStore) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
+	if s.armed.Load() && lo < hi {
+		return nil, fmt.Errorf("%w: checksum mismatch at %d", logstore.ErrCorrupt, lo)
+	}
+	return s.Store.Entries(lo, hi, maxBytes)
+}
+
+func TestNodeWithCorruptLogRefusesToServe(t *testing.T) {
+	c := newTestCluster(t, 3)
+	disk := &corruptingStore{Store: c.nodes["n1"].store}
+	c.nodes["n1"].store = disk
+	c.start(true)
+	lead := c.waitLeader()
+	for i := 0; i < 5; i++ {
+		c.apply(lead, fmt.Sprintf("before-%d", i))
+	}
+	c.stopNode("n1")
+	disk.armed.Store(true)
+
+	// On restart n1 must replay its log from the store, and finds it
+	// corrupt: it either refuses to start or stops at once.
+	tn := c.nodes["n1"]
+	tr, err := c.net.NewTransport(tn.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	n, err := NewNode(c.config("n1"), newTestFSM(), disk, tn.snaps, tr)
+	if err == nil {
+		select {
+		case <-n.Done():
+		case <-time.After(waitDeadline):
+			t.Fatal("a node whose log is corrupt kept running")
+		}
+		err = n.Err()
+		_ = n.Shutdown(context.Background())
+	}
+	if !errors.Is(err, logstore.ErrCorrupt) {
+		t.Fatalf("got %v, want an error wrapping logstore.ErrCorrupt", err)
+	}
+	// The two healthy nodes carry on.
+	lead = c.waitLeader("n2", "n3")
+	c.apply(lead, "without-n1")
 }

@@ -39,6 +39,18 @@ type logStorage struct {
 	// reader's slice never changes under it.
 	cache      []wire.Entry
 	cacheBytes uint64
+	// onCorrupt, when set, is told of every read that found the store
+	// corrupt: a node whose log is corrupt must stop serving.
+	onCorrupt func(error)
+}
+
+// checkRead reports err to onCorrupt when it is an integrity failure, and
+// returns it.
+func (s *logStorage) checkRead(err error) error {
+	if err != nil && errors.Is(err, logstore.ErrCorrupt) && s.onCorrupt != nil {
+		s.onCorrupt(err)
+	}
+	return err
 }
 
 // newLogStorage loads the log's bounds from store, using snap (possibly
@@ -93,6 +105,13 @@ func (s *logStorage) reload() error {
 			return err
 		}
 		s.prevIndex, s.prevTerm, s.last = first, t, last
+	}
+	if s.last > s.prevIndex {
+		// The core reads the last entry's term as it starts; a store that
+		// cannot give it is refused here, with the store's own error.
+		if _, err := s.storedTerm(s.last); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -149,7 +168,8 @@ func (s *logStorage) Term(i uint64) (uint64, error) {
 	if e, ok := s.cached(i); ok {
 		return e.Term, nil
 	}
-	return s.storedTerm(i)
+	t, err := s.storedTerm(i)
+	return t, s.checkRead(err)
 }
 
 func (s *logStorage) cached(i uint64) (wire.Entry, bool) {
@@ -179,7 +199,7 @@ func (s *logStorage) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	}
 	ents, err := s.store.Entries(lo, hi, maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read entries [%d, %d): %w", lo, hi, err)
+		return nil, s.checkRead(fmt.Errorf("read entries [%d, %d): %w", lo, hi, err))
 	}
 	return ents, nil
 }

@@ -220,3 +220,27 @@ func TestStorageRefusesALogWithAGapAfterTheSnapshot(t *testing.T) {
 		t.Errorf("log from 6 with snapshot at 5: %v", err)
 	}
 }
+
+func TestStorageReportsCorruptReadsWhileRunning(t *testing.T) {
+	disk := &corruptingStore{Store: memory.New()}
+	s := mustStorage(t, disk, wire.SnapshotMeta{})
+	var reported error
+	s.onCorrupt = func(err error) { reported = err }
+	if err := s.append(ents(1, uint64(2*cacheMaxEntries), 1)); err != nil {
+		t.Fatal(err)
+	}
+	disk.armed.Store(true)
+	// Recent entries come from the cache; old ones from the (corrupt) store.
+	if _, err := s.Entries(uint64(2*cacheMaxEntries), uint64(2*cacheMaxEntries)+1, 0); err != nil {
+		t.Fatalf("cached read: %v", err)
+	}
+	if reported != nil {
+		t.Fatalf("a cached read reported corruption: %v", reported)
+	}
+	if _, err := s.Entries(1, 3, 0); !errors.Is(err, logstore.ErrCorrupt) {
+		t.Fatalf("old read: got %v, want ErrCorrupt", err)
+	}
+	if !errors.Is(reported, logstore.ErrCorrupt) {
+		t.Fatalf("corruption not reported: %v", reported)
+	}
+}

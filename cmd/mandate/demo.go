@@ -19,8 +19,11 @@ func newDemoCmd() *cobra.Command {
 		Long: `demo starts three mandate nodes as child processes (temporary directory, free
 ports, bolt stores), funds accounts, drives concurrent transfers with request
 ids, SIGKILLs the leader, reports how long until writes succeed again, brings
-the node back, and checks that the audit reconciles and that all three
-replicas hold the same ledger. It exits 0 on a PASS verdict.`,
+the node back, and checks that the audit reconciles, that every balance is
+what the acknowledged transfers imply (exactly once), that all three
+replicas hold the same ledger, and that the clients' history of transfers
+and linearizable reads is linearizable (porcupine). It exits 0 on a PASS
+verdict, non-zero with the reason otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -48,6 +51,7 @@ replicas hold the same ledger. It exits 0 on a PASS verdict.`,
 	f.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 50*time.Millisecond, "nodes' Raft heartbeat interval")
 	f.DurationVar(&opts.ElectionTimeout, "election-timeout", 500*time.Millisecond, "nodes' Raft election timeout")
 	f.BoolVar(&opts.KeepDir, "keep", false, "keep the working directory (configs, logs, data)")
+	f.DurationVar(&opts.CheckTimeout, "check-timeout", 60*time.Second, "bound on the linearizability check (a timeout is inconclusive, not a pass)")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON on stdout (progress goes to stderr)")
 	return cmd
 }

@@ -40,7 +40,7 @@ func TestDemoRunsAClusterThroughALeaderCrashAndPasses(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exited %d", code)
 	}
-	for _, want := range []string{"SIGKILL leader", "restarted", "3 of 3 agree", "verdict: PASS"} {
+	for _, want := range []string{"SIGKILL leader", "restarted", "3 of 3 agree", "are linearizable (porcupine", "verdict: PASS"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anishathalye/porcupine"
+
 	"github.com/mandate-raft/mandate/client"
 )
 
@@ -48,6 +50,9 @@ type Options struct {
 	// Dir is where the working directory is created. Default: the system
 	// temp dir.
 	Dir string
+	// CheckTimeout bounds the linearizability check; a check that does not
+	// finish in time makes the run inconclusive, never a pass. Default 60 s.
+	CheckTimeout time.Duration
 }
 
 func (o *Options) setDefaults() error {
@@ -79,6 +84,9 @@ func (o *Options) setDefaults() error {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 60 * time.Second
+	}
 	return nil
 }
 
@@ -108,6 +116,12 @@ type Summary struct {
 	// Recovery is the time from the SIGKILL to the first acknowledged write
 	// sent after it.
 	Recovery time.Duration `json:"recovery_ns"`
+	// Reads counts the linearizable balance reads answered; HistoryOps the
+	// operations whose history was checked for linearizability, in
+	// CheckTime.
+	Reads      uint64        `json:"reads"`
+	HistoryOps int           `json:"history_ops"`
+	CheckTime  time.Duration `json:"check_ns"`
 	// Audit is the final linearizable audit.
 	Audit client.Audit `json:"audit"`
 	// Verdict is "PASS" or "FAIL: <reason>".
@@ -187,6 +201,19 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	}
 	if err := verify(ctx, cl, opts, w.expected(), &sum); err != nil {
 		return sum, err
+	}
+	fmt.Fprintf(out, "checking that the clients' history is linearizable\n")
+	res, n, took, err := w.hist.check(ctx, opts.Accounts, opts.InitialBalance, opts.CheckTimeout)
+	if err != nil {
+		return sum, err
+	}
+	sum.Reads, sum.HistoryOps, sum.CheckTime = w.reads.Load(), n, took
+	switch res {
+	case porcupine.Ok:
+	case porcupine.Illegal:
+		return sum, fmt.Errorf("the history of %d operations is not linearizable", n)
+	default:
+		return sum, fmt.Errorf("inconclusive: the linearizability check of %d operations did not finish within %s", n, opts.CheckTimeout)
 	}
 	sum.Verdict = "PASS"
 	printSummary(out, sum, opts)
@@ -385,6 +412,8 @@ func printSummary(w io.Writer, s Summary, opts Options) {
 	fmt.Fprintf(w, "  exactly once every balance matches the deposits and the %d acknowledged transfers (%d cut off at the end, settled by resending their request ids)\n", s.Transfers, s.Settled)
 	fmt.Fprintf(w, "  audit        %d accounts, total %d = deposited %d - withdrawn %d\n", s.Audit.Accounts, s.Audit.Total, s.Audit.Deposited, s.Audit.Withdrawn)
 	fmt.Fprintf(w, "  replicas     3 of 3 agree on the audit and every balance\n")
+	fmt.Fprintf(w, "  history      %d transfers and %d linearizable reads are linearizable (porcupine, %s)\n",
+		s.HistoryOps-int(s.Reads), s.Reads, round(s.CheckTime))
 	fmt.Fprintf(w, "verdict: %s\n", s.Verdict)
 }
 

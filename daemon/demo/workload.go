@@ -22,8 +22,9 @@ type workload struct {
 	opts Options
 
 	ok, rejected, retries atomic.Uint64
-	killAt                atomic.Int64 // unix nanos of the SIGKILL, 0 before
-	firstOKAfterKill      atomic.Int64 // unix nanos, 0 until one
+	reads                 atomic.Uint64 // linearizable reads answered
+	killAt                atomic.Int64  // unix nanos of the SIGKILL, 0 before
+	firstOKAfterKill      atomic.Int64  // unix nanos, 0 until one
 
 	okAtKill atomic.Uint64 // acknowledged transfers before the fault
 
@@ -37,6 +38,8 @@ type workload struct {
 	// pending are transfers abandoned when the workload ended, whose fate
 	// settle learns by resending them with their request ids.
 	pending []client.TransferRequest
+	// hist records every operation for the linearizability check.
+	hist *history
 }
 
 func newWorkload(cl *cluster, opts Options) *workload {
@@ -62,6 +65,7 @@ func (w *workload) deposit(ctx context.Context) error {
 // closed when they all stopped.
 func (w *workload) start(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
+	w.hist = newHistory(time.Now())
 	var wg sync.WaitGroup
 	for i := range w.opts.Clients {
 		wg.Add(1)
@@ -70,17 +74,23 @@ func (w *workload) start(ctx context.Context) <-chan struct{} {
 			c := w.cl.clientFrom(i)
 			rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 			for ctx.Err() == nil {
-				w.transfer(ctx, c, rng)
+				w.transfer(ctx, i, c, rng)
 			}
 		}()
 	}
+	// One more client reads balances linearizably, for the history.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.read(ctx, w.opts.Clients)
+	}()
 	go func() { wg.Wait(); close(done) }()
 	return done
 }
 
 // transfer performs one random transfer to completion: acknowledged,
 // refused for insufficient funds, or abandoned because the workload ended.
-func (w *workload) transfer(ctx context.Context, c *client.Client, rng *rand.Rand) {
+func (w *workload) transfer(ctx context.Context, ci int, c *client.Client, rng *rand.Rand) {
 	from := rng.IntN(w.opts.Accounts)
 	to := (from + 1 + rng.IntN(w.opts.Accounts-1)) % w.opts.Accounts
 	req := client.TransferRequest{
@@ -88,13 +98,15 @@ func (w *workload) transfer(ctx context.Context, c *client.Client, rng *rand.Ran
 		From:      account(from), To: account(to),
 		Amount: 1 + rng.Int64N(w.opts.InitialBalance/4+1),
 	}
+	in := transferIn{from: from, to: to, amount: req.Amount}
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := c.Transfer(actx, req)
+		resp, err := c.Transfer(actx, req)
 		cancel()
 		switch {
 		case err == nil:
+			w.hist.add(ci, in, transferOut{ok: true, fromBal: resp.Balances[req.From], toBal: resp.Balances[req.To]}, start, time.Now())
 			w.ok.Add(1)
 			now := time.Now()
 			if k := w.killAt.Load(); k != 0 && start.UnixNano() > k {
@@ -107,10 +119,12 @@ func (w *workload) transfer(ctx context.Context, c *client.Client, rng *rand.Ran
 			w.mu.Unlock()
 			return
 		case client.CodeOf(err) == client.CodeInsufficientFunds:
+			w.hist.add(ci, in, transferOut{}, start, time.Now())
 			w.rejected.Add(1)
 			return
 		case ctx.Err() != nil:
 			// The workload ended with this transfer's outcome unknown.
+			w.hist.abandon(ci, req.RequestID, in, start)
 			w.mu.Lock()
 			w.pending = append(w.pending, req)
 			w.mu.Unlock()
@@ -123,6 +137,29 @@ func (w *workload) transfer(ctx context.Context, c *client.Client, rng *rand.Ran
 			}
 		default:
 			w.fail(fmt.Errorf("transfer %s -> %s refused unexpectedly: %w", req.From, req.To, err))
+			return
+		}
+	}
+}
+
+// read reads random balances linearizably until ctx ends, recording
+// each answered read; a read that failed had no effect and is left out.
+func (w *workload) read(ctx context.Context, ci int) {
+	c := w.cl.clientFrom(ci)
+	rng := rand.New(rand.NewPCG(uint64(ci), uint64(time.Now().UnixNano())))
+	for ctx.Err() == nil {
+		acct := rng.IntN(w.opts.Accounts)
+		start := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		a, err := c.Balance(rctx, account(acct), client.Linearizable)
+		cancel()
+		if err == nil {
+			w.reads.Add(1)
+			w.hist.add(ci, readIn{acct: acct}, readOut{bal: a.Balance}, start, time.Now())
+		}
+		// A read every 20 ms or so keeps the history small enough to
+		// check in seconds while still sampling the whole run.
+		if sleepCtx(ctx, 20*time.Millisecond) != nil {
 			return
 		}
 	}
@@ -159,14 +196,16 @@ func (w *workload) settle(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for _, req := range pending {
-		_, err := retry(sctx, func() (client.WriteResponse, error) { return w.cl.any.Transfer(sctx, req) })
+		resp, err := retry(sctx, func() (client.WriteResponse, error) { return w.cl.any.Transfer(sctx, req) })
 		switch {
 		case err == nil:
+			w.hist.resolve(req.RequestID, transferOut{ok: true, fromBal: resp.Balances[req.From], toBal: resp.Balances[req.To]}, time.Now())
 			w.mu.Lock()
 			w.delta[req.From] -= req.Amount
 			w.delta[req.To] += req.Amount
 			w.mu.Unlock()
 		case client.CodeOf(err) == client.CodeInsufficientFunds:
+			w.hist.resolve(req.RequestID, transferOut{}, time.Now())
 		default:
 			return 0, fmt.Errorf("settle transfer %s: %w", req.RequestID, err)
 		}

@@ -44,6 +44,7 @@ type chaos struct {
 	// committed anywhere when it was issued: its answer must not be lower.
 	reads                    map[string]uint64
 	readsIssued, readsServed int
+	transfers                int
 	spare                    []wire.NodeID
 	removed                  map[wire.NodeID]bool
 	changes                  int
@@ -137,8 +138,8 @@ func runChaosWith(t *testing.T, seed uint64, steps int, membership bool) {
 		c.check()
 	}
 	c.converge()
-	c.t.Logf("%d nodes pre-vote=%v check-quorum=%v lease=%v: %d proposals accepted, %d entries applied, %d terms with a leader, %d membership changes, %d of %d reads served",
-		n, preVote, checkQuorum, lease, c.proposed, len(c.committed), len(c.leaders), c.changes, c.readsServed, c.readsIssued)
+	c.t.Logf("%d nodes pre-vote=%v check-quorum=%v lease=%v: %d proposals accepted, %d entries applied, %d terms with a leader, %d membership changes, %d transfers, %d of %d reads served",
+		n, preVote, checkQuorum, lease, c.proposed, len(c.committed), len(c.leaders), c.changes, c.transfers, c.readsServed, c.readsIssued)
 	if c.proposed == 0 || len(c.committed) < 10 {
 		t.Fatalf("run exercised too little: %d proposals, %d entries applied", c.proposed, len(c.committed))
 	}
@@ -186,7 +187,17 @@ func (c *chaos) step() {
 		}
 	case r < 87 && c.membership:
 		c.changeMembership()
-	case r < 92:
+	case r < 93:
+		// Leadership transfer to a random node (a non-voter is ignored).
+		if lead := nw.leader(); lead != None {
+			nw.node(lead).rn.TransferLeader(c.randomNode().id)
+			c.transfers++
+		}
+	case r < 94:
+		if lead := nw.leader(); lead != None {
+			nw.node(lead).rn.ReportUnreachable(c.randomNode().id)
+		}
+	case r < 98:
 		ctx := fmt.Sprint("read-", c.readsIssued)
 		c.readsIssued++
 		c.reads[ctx] = c.maxCommit()

@@ -220,6 +220,37 @@ func TestEndToEndClusterOfRealProcesses(t *testing.T) {
 		t.Fatalf("replicas' audits differ or do not reconcile:\n%s", strings.Join(audits, "\n"))
 	}
 
+	// A paused leader (SIGSTOP past an election timeout) that resumes
+	// must not serve a stale linearizable read: the cluster moved on
+	// without it.
+	paused := leader(nodes)
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var awake []*e2eNode
+	for _, n := range nodes {
+		if n != paused {
+			awake = append(awake, n)
+		}
+	}
+	leader(awake)
+	eventually(t, "a deposit while the old leader is paused", func() error {
+		_, err := cli(t, bin, "ledger", "deposit", "bob", "1", "--request-id", "while-paused", "--addr", awake[0].http+","+awake[1].http)
+		return err
+	})
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(t, bin, "ledger", "balance", "bob", "--json", "--timeout", "5s", "--addr", paused.http)
+	if err == nil {
+		var a client.Account
+		if jerr := json.Unmarshal([]byte(out), &a); jerr != nil || a.Balance != 131 {
+			t.Fatalf("the resumed old leader served a stale linearizable read: %q (want bob = 131)", out)
+		}
+	} else if !strings.Contains(err.Error(), "no_leader") && !strings.Contains(err.Error(), "unavailable") {
+		t.Fatalf("the resumed old leader refused the read with an unexpected error: %v", err)
+	}
+
 	// SIGTERM shuts every node down cleanly.
 	for _, n := range nodes {
 		_ = n.cmd.Process.Signal(syscall.SIGTERM)

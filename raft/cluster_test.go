@@ -14,6 +14,7 @@ import (
 
 	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/memory"
+	"github.com/mandate-raft/mandate/snapshot"
 	snapmem "github.com/mandate-raft/mandate/snapshot/memory"
 	"github.com/mandate-raft/mandate/transport/inmem"
 	"github.com/mandate-raft/mandate/wire"
@@ -44,9 +45,12 @@ type testNode struct {
 	addr  string
 	store logstore.Store
 	snaps *snapmem.Store
-	fsm   *testFSM
-	trans *inmem.Transport
-	node  *Node // nil while down
+	// snapsWrap, when set, is the snapshot store the node uses (wrapping
+	// snaps).
+	snapsWrap snapshot.Store
+	fsm       *testFSM
+	trans     *inmem.Transport
+	node      *Node // nil while down
 }
 
 type clusterOpt func(*testCluster)
@@ -140,7 +144,11 @@ func (c *testCluster) startNode(id wire.NodeID) *Node {
 	}
 	tn.trans = tr
 	tn.fsm = newTestFSM()
-	n, err := NewNode(c.config(id), tn.fsm, tn.store, tn.snaps, tr)
+	var snaps snapshot.Store = tn.snaps
+	if tn.snapsWrap != nil {
+		snaps = tn.snapsWrap
+	}
+	n, err := NewNode(c.config(id), tn.fsm, tn.store, snaps, tr)
 	if err != nil {
 		_ = tr.Close()
 		c.t.Fatalf("start %s: %v", id, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -246,6 +247,11 @@ func (n *Node) restoreSnapshot(id string) error {
 	defer rc.Close()
 	if err := n.fsm.Restore(rc); err != nil {
 		return fmt.Errorf("restore FSM from snapshot %s: %w", id, err)
+	}
+	// The store verifies the checksum when the data has been read to its
+	// end; an FSM may stop reading early, so read the rest here.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("verify snapshot %s: %w", id, err)
 	}
 	return nil
 }

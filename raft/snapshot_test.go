@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mandate-raft/mandate/snapshot"
+	"github.com/mandate-raft/mandate/wire"
 )
 
 func TestSnapshotOnDemandCompactsAndRestartRestoresThenReplays(t *testing.T) {
@@ -113,4 +118,92 @@ func TestSnapshotWithNothingAppliedFails(t *testing.T) {
 	if !errors.Is(err, ErrNothingToSnapshot) {
 		t.Fatalf("got %v, want ErrNothingToSnapshot", err)
 	}
+}
+
+// corruptSnapshots is a snapshot store whose snapshot bad reads back its
+// data and then reports a checksum mismatch at the end, as a store that
+// checksums its data does. An FSM that stops reading before the end would
+// never see the error.
+type corruptSnapshots struct {
+	snapshot.Store
+	mu  sync.Mutex
+	bad string
+}
+
+func (s *corruptSnapshots) Open(id string) (wire.SnapshotMeta, snapshot.ReadSeekCloser, error) {
+	meta, rc, err := s.Store.Open(id)
+	s.mu.Lock()
+	bad := s.bad
+	s.mu.Unlock()
+	if err != nil || id != bad {
+		return meta, rc, err
+	}
+	data, err := io.ReadAll(rc)
+	_ = rc.Close()
+	if err != nil {
+		return meta, nil, err
+	}
+	return meta, &corruptReader{data: data}, nil
+}
+
+type corruptReader struct {
+	data []byte
+	off  int
+}
+
+func (r *corruptReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.data) {
+		return 0, fmt.Errorf("%w: checksum mismatch", snapshot.ErrCorrupt)
+	}
+	n := copy(p, r.data[r.off:])
+	r.off += n
+	return n, nil
+}
+func (r *corruptReader) Seek(int64, int) (int64, error) { return 0, errors.New("not seekable") }
+func (r *corruptReader) Close() error                   { return nil }
+
+func TestRestartSkipsACorruptSnapshotForAnOlderOne(t *testing.T) {
+	c := newTestCluster(t, 3, withConfig(func(cfg *Config) { cfg.TrailingLogs = 1000 }))
+	snaps := &corruptSnapshots{Store: c.nodes["n1"].snaps}
+	c.start(false)
+	// n1's node reads snapshots through the corrupting wrapper.
+	c.stopNode("n1")
+	c.nodes["n1"].snapsWrap = snaps
+	c.startNode("n1")
+	for _, id := range c.ids {
+		if err := c.node(id).Bootstrap(c.conf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lead := c.waitLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
+	defer cancel()
+	var res Applied
+	var metas []wire.SnapshotMeta
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 5; i++ {
+			res = c.apply(lead, fmt.Sprintf("round%d-%d", round, i))
+		}
+		c.waitApplied(res.Index)
+		meta, err := c.node("n1").Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		metas = append(metas, meta)
+		snaps.mu.Lock()
+		snaps.bad = meta.ID // the newest one turns out corrupt
+		snaps.mu.Unlock()
+	}
+	c.stopNode("n1")
+	c.startNode("n1")
+	if got := c.stats("n1").SnapshotIndex; got != metas[0].Index {
+		t.Fatalf("restarted from the snapshot at %d, want the older, valid one at %d (the newest, at %d, is corrupt)",
+			got, metas[0].Index, metas[1].Index)
+	}
+	c.waitApplied(res.Index)
+	h := c.nodes["n1"].fsm.history()
+	if h[res.Index] != "round1-4" {
+		t.Fatalf("restarted n1 lacks the last write: %v", h)
+	}
+	c.checkFSMsAgree()
 }

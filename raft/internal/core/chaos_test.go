@@ -21,7 +21,10 @@ func TestRandomizedClusterKeepsSafety(t *testing.T) {
 		seeds = v
 	}
 	for seed := 0; seed < seeds; seed++ {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { runChaos(t, uint64(seed), 1500) })
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			t.Parallel()
+			runChaos(t, uint64(seed), 1500)
+		})
 	}
 }
 
@@ -94,7 +97,10 @@ func TestRandomizedMembershipChangesKeepSafety(t *testing.T) {
 		seeds = v
 	}
 	for seed := 0; seed < seeds; seed++ {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { runChaosWith(t, uint64(seed)+1000, 1500, true) })
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			t.Parallel()
+			runChaosWith(t, uint64(seed)+1000, 1500, true)
+		})
 	}
 }
 

@@ -287,3 +287,22 @@ func TestRejoiningNodeDoesNotDeposeHealthyLeader(t *testing.T) {
 	c.waitApplied(res.Index)
 	termStable(t, c, lead, c.ids, 5)
 }
+
+func TestObserverThatNeverReadsDoesNotBlockTheNode(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(false)
+	stuck := make(chan LeaderChange) // unbuffered, never read
+	for _, id := range c.ids {
+		defer c.node(id).Observe(stuck)()
+	}
+	for _, id := range c.ids {
+		if err := c.node(id).Bootstrap(c.conf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lead := c.waitLeader()
+	res := c.apply(lead, "observed")
+	c.waitApplied(res.Index)
+	c.stopNode(lead)
+	c.waitLeader()
+}

@@ -28,7 +28,7 @@ import (
 const (
 	linKeys          = 3
 	linClients       = 4
-	linHistoryLength = 400 * time.Millisecond
+	linHistoryLength = 300 * time.Millisecond
 	linMinOK         = 20 // fewer successful operations make a history void
 	linCheckTimeout  = 20 * time.Second
 )

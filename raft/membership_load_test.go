@@ -218,6 +218,9 @@ func TestTransferToAPartitionedTargetGivesUpCleanly(t *testing.T) {
 	if err := c.node(lead).TransferLeadership(context.Background(), target); err != nil {
 		t.Fatal(err)
 	}
+	// Stats runs on the event loop after the transfer request: once it
+	// returns, the transfer has begun.
+	c.stats(lead)
 	// While the transfer is pending, proposals are refused as not
 	// committed (safe to retry); once it gives up they are accepted again
 	// by the same leader.
@@ -248,7 +251,7 @@ func TestTransferToAPartitionedTargetGivesUpCleanly(t *testing.T) {
 		t.Fatalf("%s lost its leadership to a transfer that could not happen", lead)
 	}
 	c.net.Heal()
-	res := c.apply(lead, "healed")
+	res := c.applyRetry("healed")
 	c.waitApplied(res.Index)
 	c.checkFSMsAgree()
 }

@@ -41,8 +41,8 @@ var ErrLocked = errors.New("logstore/boltdb: database is locked by another proce
 
 // Options tune a Store. The zero value is the safe default.
 type Options struct {
-	// Logger receives warnings (a failed clean-up, a dropped torn tail).
-	// Default: no logging.
+	// Logger receives warnings (a failed clean-up, tombstones dropped at
+	// open), used as given (name it for the component). Default: none.
 	Logger hclog.Logger
 	// LockTimeout is how long Open waits for another process to release
 	// the database file before it fails with ErrLocked. Default: 1s.
@@ -127,7 +127,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("logstore/boltdb: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, logger: opts.Logger.Named("logstore"), enc: newEncoder(),
+	s := &Store{db: db, path: path, logger: opts.Logger, enc: newEncoder(),
 		cache: tailCache{maxEntries: opts.CacheEntries, maxBytes: opts.CacheBytes}}
 	if created && !opts.UnsafeNoSync {
 		// Bolt fsyncs the file it creates but not the directory entry.

@@ -36,8 +36,9 @@ type Options struct {
 	// Retain is how many valid snapshots to keep, newest first; older ones
 	// are removed when a new one is completed. Default: DefaultRetain.
 	Retain int
-	// Logger receives a warning for every snapshot skipped as corrupt and
-	// every leftover removed. Default: no logging.
+	// Logger receives a warning for every snapshot skipped as invalid and
+	// every leftover removed, used as given (name it for the component).
+	// Default: no logging.
 	Logger hclog.Logger
 	// FS is the file system to use. Default: OS.
 	FS FS
@@ -75,7 +76,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.FS == nil {
 		opts.FS = OS
 	}
-	s := &Store{dir: dir, retain: opts.Retain, logger: opts.Logger.Named("snapshots"), fs: opts.FS,
+	s := &Store{dir: dir, retain: opts.Retain, logger: opts.Logger, fs: opts.FS,
 		checked: map[string]error{}, warned: map[string]bool{}}
 	if err := s.fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("snapshot/file: create directory: %w", err)

@@ -36,6 +36,8 @@
 //   - MsgHeartbeat.Index carries the leader's logical tick (plus one) and
 //     MsgHeartbeatResp echoes it: lease reads are measured from when the
 //     heartbeat left.
+//   - MsgReadIndex.Index set to 1 asks for a heartbeat-confirmed read even
+//     from a lease-based leader (ReadIndexSafe); followers forward it as is.
 //   - The vote requests of a campaign a leader asked for (MsgTimeoutNow)
 //     carry a transfer marker in Context, so followers answer them even
 //     within a leader lease.

@@ -207,7 +207,11 @@ func (c *chaos) step() {
 		ctx := fmt.Sprint("read-", c.readsIssued)
 		c.readsIssued++
 		c.reads[ctx] = c.maxCommit()
-		c.randomNode().rn.ReadIndex([]byte(ctx))
+		if n := c.randomNode(); c.rng.IntN(4) == 0 {
+			n.rn.ReadIndexSafe([]byte(ctx))
+		} else {
+			n.rn.ReadIndex([]byte(ctx))
+		}
 	}
 	// Writes complete at random.
 	for _, id := range nw.ids {
@@ -368,4 +372,26 @@ func (c *chaos) converge() {
 	})
 	c.check()
 	nw.checkLogsMatch()
+	// Reads are served again on the healed cluster, on the leader and on
+	// a follower.
+	served := c.readsServed
+	readers := []wire.NodeID{lead}
+	for _, s := range nw.node(lead).rn.Status().Config.Servers {
+		if s.ID != lead {
+			readers = append(readers, s.ID)
+			break
+		}
+	}
+	for _, id := range readers {
+		ctx := fmt.Sprint("final-read-", id)
+		c.reads[ctx] = c.maxCommit()
+		nw.node(id).rn.ReadIndex([]byte(ctx))
+	}
+	want := len(readers)
+	for i := 0; i < 20 && c.readsServed < served+want; i++ {
+		nw.tick()
+	}
+	if c.readsServed < served+want {
+		c.t.Fatalf("only %d of %d reads served on the healed cluster", c.readsServed-served, want)
+	}
 }

@@ -174,6 +174,14 @@ func TestMalformedRequestsAreRejectedWithClearErrors(t *testing.T) {
 	}
 }
 
+func TestAKnownPathWithAnotherMethodIs405WithAllow(t *testing.T) {
+	h := newTestServer(t, newFakeReplica(nil), nil).Handler()
+	code, e, _, hdr := apiCall(t, h, "PUT", "/v1/cluster/members", `{}`)
+	if code != 405 || e.Code != client.CodeMethodNotAllowed || hdr.Get("Allow") != "GET, POST" {
+		t.Errorf("PUT /v1/cluster/members: %d %q Allow %q; want 405 method_not_allowed, Allow: GET, POST", code, e.Code, hdr.Get("Allow"))
+	}
+}
+
 func TestUnknownRoutesAnswerWithJSONNotFound(t *testing.T) {
 	h := newTestServer(t, newFakeReplica(nil), nil).Handler()
 	for _, p := range []string{"/v1/nope", "/v1/ledger/audit", "/"} {

@@ -109,7 +109,8 @@ func TestLedgerErrorsHaveFittingStatusesAndCodes(t *testing.T) {
 		{"bad limit", "GET", "/v1/ledger/accounts?limit=0", "", 400, client.CodeInvalidArgument},
 		{"limit not a number", "GET", "/v1/ledger/accounts?limit=ten", "", 400, client.CodeInvalidArgument},
 		{"bad consistency", "GET", "/v1/ledger/audit?consistency=eventual", "", 400, client.CodeInvalidArgument},
-		{"wrong method", "GET", "/v1/ledger/deposit", "", 404, client.CodeNotFound},
+		{"wrong method", "GET", "/v1/ledger/deposit", "", 405, client.CodeMethodNotAllowed},
+		{"no such route", "GET", "/v1/ledger/nothing", "", 404, client.CodeNotFound},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

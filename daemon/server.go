@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -105,11 +106,28 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if !cfg.DisableMetrics {
 		s.mux.Handle("GET /metrics", s.metrics.handler(cfg.Registry))
 	}
-	s.mux.Handle("/", s.wrap("unmatched", func(w http.ResponseWriter, r *http.Request) error {
-		return &apiError{status: http.StatusNotFound, code: client.CodeNotFound,
-			message: fmt.Sprintf("no endpoint %s %s on this node (it runs the %q FSM)", r.Method, r.URL.Path, cfg.FSMName)}
-	}))
+	s.mux.Handle("/", s.wrap("unmatched", s.unmatched))
 	return s, nil
+}
+
+// unmatched answers a request no route took: 405 with an Allow header when
+// the path exists for other methods, else 404.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &apiError{status: http.StatusMethodNotAllowed, code: client.CodeMethodNotAllowed,
+			message: fmt.Sprintf("%s %s is not served; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))}
+	}
+	return &apiError{status: http.StatusNotFound, code: client.CodeNotFound,
+		message: fmt.Sprintf("no endpoint %s %s on this node (it runs the %q FSM)", r.Method, r.URL.Path, s.cfg.FSMName)}
 }
 
 // Handler returns the API's http.Handler.

@@ -39,11 +39,11 @@
 //
 // Errors are {"error":{"code":"...","message":"..."}} with a fitting
 // status: 400 invalid_json / invalid_argument, 404 unknown_account /
-// unknown_lock / unknown_member / not_found, 409 insufficient_funds /
-// overflow / lock_held / wrong_token / not_holder / membership_conflict,
-// 405 method_not_allowed (with Allow), 413 body_too_large, 421 not_leader (leader-only requests sent
-// elsewhere), 503 no_leader / not_committed / outcome_unknown /
-// unavailable / too_stale with Retry-After. no_leader and not_committed
+// unknown_lock / unknown_member / not_found, 405 method_not_allowed (with
+// Allow), 409 insufficient_funds / overflow / lock_held / wrong_token /
+// not_holder / membership_conflict, 413 body_too_large, 421 not_leader
+// (leader-only requests sent elsewhere), 503 no_leader / not_committed /
+// outcome_unknown / unavailable / too_stale with Retry-After. no_leader and not_committed
 // mean nothing happened, so a retry is safe; outcome_unknown means the
 // write may have happened, so retry only with the same request id. The
 // codes are constants of package client.

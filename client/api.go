@@ -163,7 +163,11 @@ type Audit struct {
 // LockAcquireRequest asks for the lock for Owner for TTLMillis. With
 // WaitMillis > 0 a held lock queues the request, first come first served,
 // until WaitMillis passes.
+//
+// RequestID, optional on every lock write, makes it exactly-once: a retry
+// with the same id is answered with the first attempt's result.
 type LockAcquireRequest struct {
+	RequestID  string `json:"request_id,omitempty"`
 	Owner      string `json:"owner"`
 	TTLMillis  int64  `json:"ttl_ms"`
 	WaitMillis int64  `json:"wait_ms,omitempty"`
@@ -171,6 +175,7 @@ type LockAcquireRequest struct {
 
 // LockRenewRequest extends the holder's lease by TTLMillis.
 type LockRenewRequest struct {
+	RequestID string `json:"request_id,omitempty"`
 	Owner     string `json:"owner"`
 	Token     uint64 `json:"token"`
 	TTLMillis int64  `json:"ttl_ms"`
@@ -178,8 +183,9 @@ type LockRenewRequest struct {
 
 // LockReleaseRequest gives the lock up.
 type LockReleaseRequest struct {
-	Owner string `json:"owner"`
-	Token uint64 `json:"token"`
+	RequestID string `json:"request_id,omitempty"`
+	Owner     string `json:"owner"`
+	Token     uint64 `json:"token"`
 }
 
 // Lock is a lock's state. A lock nobody holds has an empty Holder. A

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mandate-raft/mandate/client"
 	"github.com/mandate-raft/mandate/examples/lock"
+	"github.com/mandate-raft/mandate/fsm/session"
 )
 
 // lockService serves /v1/locks/* over an examples/lock FSM.
@@ -29,6 +30,10 @@ func (s *lockService) errorMappings() []errorMapping {
 		{lock.ErrInvalidName, http.StatusBadRequest, client.CodeInvalidArgument},
 		{lock.ErrInvalidDuration, http.StatusBadRequest, client.CodeInvalidArgument},
 		{lock.ErrBadCommand, http.StatusBadRequest, client.CodeInvalidArgument},
+		{session.ErrBadEnvelope, http.StatusBadRequest, client.CodeInvalidArgument},
+		{session.ErrSessionExpired, http.StatusConflict, client.CodeRequestConflict},
+		{session.ErrStaleSequence, http.StatusConflict, client.CodeRequestConflict},
+		{session.ErrTooManyPending, http.StatusConflict, client.CodeRequestConflict},
 	}
 }
 
@@ -54,17 +59,26 @@ func positiveMillis(field string, ms int64) error {
 }
 
 func (s *lockService) routes(srv *Server) []route {
-	write := func(build func(w http.ResponseWriter, r *http.Request, name string) (lock.Command, error)) handlerFunc {
+	// write proposes the command build returns; with a request id it
+	// travels in a one-request session, so a retry is applied once.
+	write := func(build func(w http.ResponseWriter, r *http.Request, name string) (string, lock.Command, error)) handlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) error {
 			name := r.PathValue("name")
 			if err := validName("lock name", name); err != nil {
 				return err
 			}
-			cmd, err := build(w, r, name)
+			reqID, cmd, err := build(w, r, name)
 			if err != nil {
 				return err
 			}
-			a, err := srv.apply(r, cmd.Encode())
+			data := cmd.Encode()
+			if reqID != "" {
+				if err := validName("request_id", reqID); err != nil {
+					return err
+				}
+				data = session.Envelope{Client: reqID, Seq: 1, Ack: 1, Payload: data}.Encode()
+			}
+			a, err := srv.apply(r, data)
 			if err != nil {
 				return err
 			}
@@ -77,50 +91,50 @@ func (s *lockService) routes(srv *Server) []route {
 		}
 	}
 	return []route{
-		{"POST /v1/locks/{name}/acquire", write(func(w http.ResponseWriter, r *http.Request, name string) (lock.Command, error) {
+		{"POST /v1/locks/{name}/acquire", write(func(w http.ResponseWriter, r *http.Request, name string) (string, lock.Command, error) {
 			var req client.LockAcquireRequest
 			if err := decodeBody(w, r, &req); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if err := validName("owner", req.Owner); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if err := positiveMillis("ttl_ms", req.TTLMillis); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if req.WaitMillis < 0 {
-				return nil, badRequest("wait_ms must not be negative, got %d", req.WaitMillis)
+				return "", nil, badRequest("wait_ms must not be negative, got %d", req.WaitMillis)
 			}
-			return lock.Acquire{Name: name, Owner: req.Owner, TTL: ms(req.TTLMillis), Wait: ms(req.WaitMillis)}, nil
+			return req.RequestID, lock.Acquire{Name: name, Owner: req.Owner, TTL: ms(req.TTLMillis), Wait: ms(req.WaitMillis)}, nil
 		})},
-		{"POST /v1/locks/{name}/renew", write(func(w http.ResponseWriter, r *http.Request, name string) (lock.Command, error) {
+		{"POST /v1/locks/{name}/renew", write(func(w http.ResponseWriter, r *http.Request, name string) (string, lock.Command, error) {
 			var req client.LockRenewRequest
 			if err := decodeBody(w, r, &req); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if err := validName("owner", req.Owner); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if req.Token == 0 {
-				return nil, badRequest("token (the fencing token the acquire returned) is required")
+				return "", nil, badRequest("token (the fencing token the acquire returned) is required")
 			}
 			if err := positiveMillis("ttl_ms", req.TTLMillis); err != nil {
-				return nil, err
+				return "", nil, err
 			}
-			return lock.Renew{Name: name, Owner: req.Owner, Token: req.Token, TTL: ms(req.TTLMillis)}, nil
+			return req.RequestID, lock.Renew{Name: name, Owner: req.Owner, Token: req.Token, TTL: ms(req.TTLMillis)}, nil
 		})},
-		{"POST /v1/locks/{name}/release", write(func(w http.ResponseWriter, r *http.Request, name string) (lock.Command, error) {
+		{"POST /v1/locks/{name}/release", write(func(w http.ResponseWriter, r *http.Request, name string) (string, lock.Command, error) {
 			var req client.LockReleaseRequest
 			if err := decodeBody(w, r, &req); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if err := validName("owner", req.Owner); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if req.Token == 0 {
-				return nil, badRequest("token (the fencing token the acquire returned) is required")
+				return "", nil, badRequest("token (the fencing token the acquire returned) is required")
 			}
-			return lock.Release{Name: name, Owner: req.Owner, Token: req.Token}, nil
+			return req.RequestID, lock.Release{Name: name, Owner: req.Owner, Token: req.Token}, nil
 		})},
 		{"GET /v1/locks/{name}", func(w http.ResponseWriter, r *http.Request) error {
 			name := r.PathValue("name")

@@ -69,3 +69,24 @@ func TestLockLifecycleAndFencingTokens(t *testing.T) {
 		t.Errorf("after release the lock is %+v; want b holding with a token above %d", shown, first.Token)
 	}
 }
+
+func TestALockReleaseRetriedWithItsRequestIDIsAppliedOnce(t *testing.T) {
+	h := newLockServer(t)
+	var a client.Lock
+	mustOK(t, h, "POST", "/v1/locks/db/acquire", `{"owner":"a","ttl_ms":60000}`, &a)
+	release := `{"request_id":"rel-1","owner":"a","token":` + itoa(a.Token) + `}`
+	mustOK(t, h, "POST", "/v1/locks/db/release", release, nil)
+	// b takes the lock; a's retried release must not release b's holding.
+	var b client.Lock
+	mustOK(t, h, "POST", "/v1/locks/db/acquire", `{"owner":"b","ttl_ms":60000}`, &b)
+	var again client.Lock
+	mustOK(t, h, "POST", "/v1/locks/db/release", release, &again)
+	if again.Holder != "" {
+		t.Errorf("the retried release answered %+v; want the first answer (free)", again)
+	}
+	var shown client.Lock
+	mustOK(t, h, "GET", "/v1/locks/db", "", &shown)
+	if shown.Holder != "b" || shown.Token != b.Token {
+		t.Fatalf("after a retried release the lock is %+v; want b's holding untouched", shown)
+	}
+}

@@ -15,6 +15,7 @@ func newLockCmd() *cobra.Command {
 	var owner string
 	var token uint64
 	var ttl, wait time.Duration
+	var requestID string
 	cmd := &cobra.Command{
 		Use:   "lock",
 		Short: "Talk to a lock-service cluster: acquire, renew, release, show",
@@ -26,6 +27,7 @@ than any before it, to pass along to the resource the lock protects.`,
 	cmd.PersistentFlags().Uint64Var(&token, "token", 0, "the fencing token of the holding (renew, release)")
 	cmd.PersistentFlags().DurationVar(&ttl, "ttl", 30*time.Second, "lease length (acquire, renew)")
 	cmd.PersistentFlags().DurationVar(&wait, "wait", 0, "acquire: queue for the lock up to this long if it is held")
+	cmd.PersistentFlags().StringVar(&requestID, "request-id", "", "writes: make the write exactly-once (retry it with the same id)")
 
 	printLock := func(cmd *cobra.Command, l client.Lock) error {
 		return f.output(cmd, l, func(w io.Writer) { fmt.Fprintln(w, describeLock(l)) })
@@ -59,7 +61,7 @@ than any before it, to pass along to the resource the lock protects.`,
 			}
 			ctx, cancel := f.withTimeout(cmd)
 			defer cancel()
-			return c.AcquireLock(ctx, name, client.LockAcquireRequest{Owner: owner, TTLMillis: ttl.Milliseconds(), WaitMillis: wait.Milliseconds()})
+			return c.AcquireLock(ctx, name, client.LockAcquireRequest{RequestID: requestID, Owner: owner, TTLMillis: ttl.Milliseconds(), WaitMillis: wait.Milliseconds()})
 		}),
 	}, &cobra.Command{
 		Use:   "renew NAME",
@@ -71,7 +73,7 @@ than any before it, to pass along to the resource the lock protects.`,
 			}
 			ctx, cancel := f.withTimeout(cmd)
 			defer cancel()
-			return c.RenewLock(ctx, name, client.LockRenewRequest{Owner: owner, Token: token, TTLMillis: ttl.Milliseconds()})
+			return c.RenewLock(ctx, name, client.LockRenewRequest{RequestID: requestID, Owner: owner, Token: token, TTLMillis: ttl.Milliseconds()})
 		}),
 	}, &cobra.Command{
 		Use:   "release NAME",
@@ -83,7 +85,7 @@ than any before it, to pass along to the resource the lock protects.`,
 			}
 			ctx, cancel := f.withTimeout(cmd)
 			defer cancel()
-			return c.ReleaseLock(ctx, name, client.LockReleaseRequest{Owner: owner, Token: token})
+			return c.ReleaseLock(ctx, name, client.LockReleaseRequest{RequestID: requestID, Owner: owner, Token: token})
 		}),
 	}, &cobra.Command{
 		Use:   "show NAME",

@@ -25,17 +25,18 @@
 //	GET    /v1/ledger/accounts/{id}            one balance
 //	GET    /v1/ledger/accounts?after=&limit=   a page of accounts in id order
 //	GET    /v1/ledger/audit                    accounts, total, deposited, withdrawn
-//	POST   /v1/locks/{name}/acquire            {"owner","ttl_ms","wait_ms"}
-//	POST   /v1/locks/{name}/renew              {"owner","token","ttl_ms"}
-//	POST   /v1/locks/{name}/release            {"owner","token"}
+//	POST   /v1/locks/{name}/acquire            {"request_id","owner","ttl_ms","wait_ms"}
+//	POST   /v1/locks/{name}/renew              {"request_id","owner","token","ttl_ms"}
+//	POST   /v1/locks/{name}/release            {"request_id","owner","token"}
 //	GET    /v1/locks/{name}                    holder, fencing token, expiry
 //	GET    /metrics                            Prometheus
 //	GET    /healthz, /readyz                   liveness; readiness (a leader is known, caught up)
 //
-// Ledger writes are exactly-once per request_id (a retry with the same id
-// is answered with the first attempt's result); the client package fills
-// one in. Request bodies are one JSON object of at most 1 MiB; unknown
-// fields are refused.
+// Writes that carry a request_id are exactly-once: a retry with the same
+// id is answered with the first attempt's result. Ledger writes always
+// carry one (the node or the client package fills it in); lock writes
+// when the caller gives one. Request bodies are one JSON object of at
+// most 1 MiB; unknown fields are refused.
 //
 // Errors are {"error":{"code":"...","message":"..."}} with a fitting
 // status: 400 invalid_json / invalid_argument, 404 unknown_account /

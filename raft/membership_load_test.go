@@ -53,6 +53,9 @@ func TestGrowOneToFiveAndShrinkToThreeUnderLoadLosesNoAcknowledgedWrite(t *testi
 	if v := c.stats(lead).Config.Voters(); len(v) != 3 {
 		t.Fatalf("voters %v, want 3", v)
 	}
+	// The removed nodes no longer follow anyone: stop them first.
+	c.stopNode("n4")
+	c.stopNode("n5")
 	last := c.applyRetry("final")
 	rest := []wire.NodeID{"n1", "n2", "n3"}
 	waitFor(t, "the remaining voters to apply everything", func() bool {
@@ -67,8 +70,6 @@ func TestGrowOneToFiveAndShrinkToThreeUnderLoadLosesNoAcknowledgedWrite(t *testi
 		t.Fatalf("only %d writes acknowledged: the run proves nothing", l.acked())
 	}
 	l.checkExactlyOnce(t, rest...)
-	c.stopNode("n4")
-	c.stopNode("n5")
 	c.checkFSMsAgree()
 }
 
@@ -99,8 +100,8 @@ func TestLeaderRemovingItselfUnderLoadHandsOverAndStepsDown(t *testing.T) {
 	if st := c.stats(newLead); st.Config.IsVoter(lead) || len(st.Config.Voters()) != 2 {
 		t.Fatalf("configuration still holds the old leader: %+v", st.Config)
 	}
+	c.stopNode(lead) // removed: it follows no one
 	last := c.applyRetry("final")
-	c.stopNode(lead)
 	c.waitApplied(last.Index)
 	l.checkExactlyOnce(t, rest...)
 	c.checkFSMsAgree()

@@ -98,7 +98,7 @@ type StaleError struct {
 // Error says how far behind the node is.
 func (e *StaleError) Error() string {
 	if e.NeverHeard {
-		return fmt.Sprintf("%v: no contact with a leader in the current term (%d entries behind at least)", ErrTooStale, e.Entries)
+		return fmt.Sprintf("%v: no contact with a leader (or, leading, with a quorum) in the current term", ErrTooStale)
 	}
 	return fmt.Sprintf("%v: %d entries behind (at most %d allowed), leader last heard %v ago (at most %v allowed)",
 		ErrTooStale, e.Entries, e.MaxEntries, e.Lag, e.MaxLag)

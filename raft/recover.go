@@ -29,8 +29,9 @@ var ErrNothingToRecover = errors.New("raft: nothing to recover: the node has no 
 //   - Every write that was acknowledged to a client but is not in this
 //     node's log is lost for good. Entries in this node's log that were
 //     never committed become committed. Run it on the most up-to-date
-//     survivor only (the highest last log term, then the highest last
-//     index; see Stats), and on ONE node only: recovering two nodes
+//     survivor only (the highest term of its last log entry, then the
+//     highest last index, read from the stopped nodes' stores), and on
+//     ONE node only: recovering two nodes
 //     separately can give them conflicting logs that both claim to be
 //     committed.
 //   - Any server of the old cluster that comes back must not rejoin with

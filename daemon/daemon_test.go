@@ -2,14 +2,17 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/mandate-raft/mandate/config"
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -45,5 +48,20 @@ func TestADataDirectoryOfAnotherClusterIsRefused(t *testing.T) {
 		Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard})})
 	if !errors.Is(err, ErrWrongCluster) {
 		t.Fatalf("New on another cluster's data: %v; want ErrWrongCluster", err)
+	}
+}
+
+func TestReloadAppliesTheLogLevelAndListsTheRest(t *testing.T) {
+	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: io.Discard})
+	d := &Daemon{opts: Options{Logger: logger}}
+	old := &config.Config{NodeID: "n1", Log: config.Log{Level: "info"}, HTTP: config.HTTP{Bind: "127.0.0.1:8001"}}
+	next := &config.Config{NodeID: "n1", Log: config.Log{Level: "debug"}, HTTP: config.HTTP{Bind: "127.0.0.1:9001"}}
+	next.Raft.ElectionTimeout = time.Second
+	applied, restart := d.Reload(old, next)
+	if fmt.Sprint(applied) != "[log.level]" || !logger.IsDebug() {
+		t.Errorf("applied %v, debug %v; want the log level applied", applied, logger.IsDebug())
+	}
+	if fmt.Sprint(restart) != "[http.bind raft.election_timeout]" {
+		t.Errorf("need restart: %v", restart)
 	}
 }

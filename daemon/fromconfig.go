@@ -47,3 +47,23 @@ func FromConfig(c *config.Config, logOut io.Writer) (Options, error) {
 	}
 	return o, nil
 }
+
+// Reload applies what can change while the node runs, given the
+// configuration it runs with (old) and a newly loaded one (next): today
+// the log level. It returns the changed keys it applied and those that
+// take effect only after a restart (including the runtime's timeouts and
+// snapshot policy, which the Raft runtime cannot change while running).
+func (d *Daemon) Reload(old, next *config.Config) (applied, restart []string) {
+	ch := config.Reload(old, next)
+	for _, k := range ch.Changed {
+		if k == "log.level" {
+			if level := hclog.LevelFromString(next.Log.Level); level != hclog.NoLevel {
+				d.opts.Logger.SetLevel(level)
+				applied = append(applied, k)
+				continue
+			}
+		}
+		restart = append(restart, k)
+	}
+	return applied, restart
+}

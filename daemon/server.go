@@ -147,7 +147,11 @@ func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
 					s.writeError(rec, r, fmt.Errorf("internal error: %v", p))
 				}
 			}
-			s.metrics.observeRequest(pattern, r.Method, rec.status, time.Since(start))
+			took := time.Since(start)
+			s.metrics.observeRequest(pattern, r.Method, rec.status, took)
+			if s.logger.IsDebug() {
+				s.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took)
+			}
 		}()
 		if err := h(rec, r); err != nil {
 			s.writeError(rec, r, err)

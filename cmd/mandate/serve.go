@@ -1,6 +1,11 @@
 package main
 
 import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/mandate-raft/mandate/config"
@@ -17,7 +22,8 @@ func newServeCmd() *cobra.Command {
 		Long: `serve runs one node: its Raft log and snapshots in data_dir, the Raft
 transport on raft.bind and the HTTP API on http.bind. Keys can be overridden
 by MANDATE_* environment variables (MANDATE_RAFT_BIND for raft.bind) and by
-the flags below. SIGINT or SIGTERM shut it down cleanly.`,
+the flags below. SIGINT or SIGTERM shut it down cleanly. SIGHUP reloads the file: the log
+level changes at once; other changed keys are logged as needing a restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(config.Options{Path: path, Flags: cmd.Flags()})
@@ -36,10 +42,46 @@ the flags below. SIGINT or SIGTERM shut it down cleanly.`,
 			if err != nil {
 				return err
 			}
+			stop := watchReload(d, cfg, path, cmd, opts.Logger)
+			defer stop()
 			return d.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "the node's YAML configuration file")
 	config.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// watchReload reloads the configuration on SIGHUP until the returned stop
+// function is called.
+func watchReload(d *daemon.Daemon, running *config.Config, path string, cmd *cobra.Command, log hclog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+			}
+			next, err := config.Load(config.Options{Path: path, Flags: cmd.Flags()})
+			if err != nil {
+				log.Error("configuration not reloaded", "error", err)
+				continue
+			}
+			applied, restart := d.Reload(running, next)
+			log.Info("configuration reloaded", "applied", applied, "need-restart", restart)
+			if len(applied) > 0 {
+				running.Log.Level = next.Log.Level
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+		<-finished
+	}
 }

@@ -112,9 +112,17 @@ func (s *Sim) stepNode(n *node, what string, f func() error) {
 	}
 }
 
+// maxReadysPerStep bounds how many Readys one input may produce: a core
+// that never runs out of Ready without new input is livelocked.
+const maxReadysPerStep = 1000
+
 // drain handles every Ready the node has.
 func (s *Sim) drain(n *node) {
-	for n.alive && s.violation == nil && n.rn.HasReady() {
+	for k := 0; n.alive && s.violation == nil && n.rn.HasReady(); k++ {
+		if k == maxReadysPerStep {
+			s.fail("bounded work", fmt.Sprintf("%s produced %d Readys for one input", n.id, k), n)
+			return
+		}
 		rd := n.rn.Ready()
 		s.handleReady(n, &rd)
 	}

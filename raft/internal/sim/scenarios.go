@@ -19,7 +19,10 @@ type Scenario struct {
 	// (0: all); the others start blank, to be added by membership changes.
 	Founders   int
 	FaultTicks int
-	Setup      func(s *Sim)
+	// DefaultSeeds is how many seeds the test runs by default (0: the
+	// test's own default); rare interleavings need more.
+	DefaultSeeds int
+	Setup        func(s *Sim)
 }
 
 // RandomFaults is the main fuzz scenario: proposals and reads throughout,
@@ -147,7 +150,7 @@ func Scenarios() []Scenario {
 		MinorityWithLeader(), Figure8(3), Figure8(5), LossyThenReordered(), Churn(),
 		LinksCutAndRestored(), PartialPartition(), AsymmetricLeader(),
 		CrashRestartAll(3), CrashRestartAll(5), SnapshotCatchUp(),
-		Membership(),
+		Membership(), StaleResponses(),
 	}
 }
 
@@ -707,4 +710,34 @@ func (s *Sim) changeMembership(n *node) {
 		}
 		return err
 	})
+}
+
+// StaleResponses holds a third of all messages back for up to four
+// election timeouts, without pre-vote, so that elections are frequent and
+// answers (votes, acknowledgements) routinely arrive terms after they
+// were sent: a node that counts a response from an older term elects two
+// leaders or commits what it must not.
+func StaleResponses() Scenario {
+	return Scenario{
+		Name:         "stale-responses",
+		Nodes:        5,
+		FaultTicks:   400,
+		DefaultSeeds: 100,
+		Setup: func(s *Sim) {
+			s.cfg.CheckQuorum = s.rng.IntN(2) == 0
+			s.startWorkload(15)
+			s.at(0, func() {
+				s.net.params = netParams{minDelay: 1, maxDelay: 10, longProb: 0.5, longMax: 3 * s.electionTimeout()}
+			})
+			s.each(s.electionTimeout(), func() bool {
+				if !s.faults {
+					return false
+				}
+				if l := s.leader(); l != nil && s.rng.IntN(2) == 0 {
+					s.isolateFor(l, s.shortDowntime())
+				}
+				return true
+			})
+		},
+	}
 }

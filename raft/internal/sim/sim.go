@@ -254,7 +254,16 @@ func (s *Sim) runWhile(end Time, cond func() bool) bool {
 	return s.violation == nil
 }
 
+// maxSteps bounds the work of one run. A correct cluster needs a few
+// tens of thousands of steps; more than this means a message storm or a
+// livelock, which is a failure, not a reason to hang the test.
+const maxSteps = 2_000_000
+
 func (s *Sim) runOne() {
+	if s.stats.Steps > maxSteps {
+		s.fail("bounded work", fmt.Sprintf("more than %d steps by time %d: a message storm or livelock", maxSteps, s.now), s.nodes...)
+		return
+	}
 	e := s.queue.pop()
 	s.now = e.at
 	s.trace = fnvUint(s.trace, uint64(e.at)<<8|uint64(e.kind))

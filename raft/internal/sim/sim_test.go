@@ -144,7 +144,11 @@ func (s *Stats) add(o Stats) {
 func TestSimScenarios(t *testing.T) {
 	for _, sc := range Scenarios() {
 		t.Run(sc.Name, func(t *testing.T) {
-			seeds := seedsFromEnv(t, 6)
+			def := 6
+			if sc.DefaultSeeds > 0 {
+				def = sc.DefaultSeeds
+			}
+			seeds := seedsFromEnv(t, def)
 			results := runSeeds(seeds, func(seed int64) Config { return Config{Seed: seed, Scenario: sc} })
 			report(t, results, "TestSimScenarios/"+regexp.QuoteMeta(sc.Name)+"$")
 			var total Stats

@@ -29,9 +29,8 @@ var ErrNothingToRecover = errors.New("raft: nothing to recover: the node has no 
 //   - Every write that was acknowledged to a client but is not in this
 //     node's log is lost for good. Entries in this node's log that were
 //     never committed become committed. Run it on the most up-to-date
-//     survivor only (the highest term of its last log entry, then the
-//     highest last index, read from the stopped nodes' stores), and on
-//     ONE node only: recovering two nodes
+//     survivor only (compare LastLogPosition across the stopped
+//     survivors), and on ONE node only: recovering two nodes
 //     separately can give them conflicting logs that both claim to be
 //     committed.
 //   - Any server of the old cluster that comes back must not rejoin with
@@ -52,21 +51,23 @@ func RecoverCluster(store logstore.Store, snaps snapshot.Store, conf wire.Config
 	if err != nil {
 		return fmt.Errorf("recover cluster: read hard state: %w", err)
 	}
-	var snap wire.SnapshotMeta
-	metas, err := snaps.List()
-	if err != nil {
-		return fmt.Errorf("recover cluster: list snapshots: %w", err)
-	}
-	if len(metas) > 0 {
-		snap = metas[0]
-	}
-	baseIndex, baseTerm, err := recoveryBase(store, snap)
+	base, err := lastPosition(store, snaps)
 	if err != nil {
 		return fmt.Errorf("recover cluster: %w", err)
 	}
-	if baseIndex == 0 {
+	if base.index == 0 {
 		return ErrNothingToRecover
 	}
+	if base.discardLog {
+		last, err := store.LastIndex()
+		if err != nil {
+			return fmt.Errorf("recover cluster: read last index: %w", err)
+		}
+		if err := store.DeleteBefore(last + 1); err != nil {
+			return fmt.Errorf("recover cluster: discard log that conflicts with the snapshot at %d: %w", base.index, err)
+		}
+	}
+	baseIndex, baseTerm := base.index, base.term
 	term := max(hs.Term, baseTerm) + 1
 	// The term first (a crash after it changes nothing but the term), then
 	// the entry, then the commit index that covers it: the hard state never
@@ -85,41 +86,61 @@ func RecoverCluster(store logstore.Store, snaps snapshot.Store, conf wire.Config
 	return nil
 }
 
-// recoveryBase returns the index and term after which the recovery entry
-// goes: the log's last entry, or the snapshot's when the log does not
-// continue it (in which case the log is discarded, as NewNode would).
-func recoveryBase(store logstore.Store, snap wire.SnapshotMeta) (uint64, uint64, error) {
+// LastLogPosition returns the index and term of the last entry of a
+// stopped node's log (or of its newest snapshot, when the log does not
+// continue it). Before RecoverCluster, compare it across the survivors:
+// the most up-to-date one has the highest term, then the highest index.
+func LastLogPosition(store logstore.Store, snaps snapshot.Store) (index, term uint64, err error) {
+	p, err := lastPosition(store, snaps)
+	return p.index, p.term, err
+}
+
+// position is where a node's log ends; discardLog reports a log that does
+// not continue the newest snapshot, which NewNode would discard.
+type position struct {
+	index, term uint64
+	discardLog  bool
+}
+
+// lastPosition reads where the log of store (based on the newest
+// snapshot in snaps) ends. It changes nothing.
+func lastPosition(store logstore.Store, snaps snapshot.Store) (position, error) {
+	var snap wire.SnapshotMeta
+	metas, err := snaps.List()
+	if err != nil {
+		return position{}, fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(metas) > 0 {
+		snap = metas[0]
+	}
 	first, err := store.FirstIndex()
 	if err != nil {
-		return 0, 0, fmt.Errorf("read first index: %w", err)
+		return position{}, fmt.Errorf("read first index: %w", err)
 	}
 	last, err := store.LastIndex()
 	if err != nil {
-		return 0, 0, fmt.Errorf("read last index: %w", err)
+		return position{}, fmt.Errorf("read last index: %w", err)
 	}
 	if last == 0 {
-		return snap.Index, snap.Term, nil
+		return position{index: snap.Index, term: snap.Term}, nil
 	}
 	if first > snap.Index+1 {
-		return 0, 0, fmt.Errorf("%w: log starts at %d, after snapshot %d", logstore.ErrCorrupt, first, snap.Index)
+		return position{}, fmt.Errorf("%w: log starts at %d, after snapshot %d", logstore.ErrCorrupt, first, snap.Index)
 	}
 	continues := last >= snap.Index
 	if continues && snap.Index > 0 && first <= snap.Index {
 		ents, err := store.Entries(snap.Index, snap.Index+1, 0)
 		if err != nil {
-			return 0, 0, fmt.Errorf("read entry %d: %w", snap.Index, err)
+			return position{}, fmt.Errorf("read entry %d: %w", snap.Index, err)
 		}
 		continues = ents[0].Term == snap.Term
 	}
 	if !continues {
-		if err := store.DeleteBefore(last + 1); err != nil {
-			return 0, 0, fmt.Errorf("discard log that conflicts with snapshot %d: %w", snap.Index, err)
-		}
-		return snap.Index, snap.Term, nil
+		return position{index: snap.Index, term: snap.Term, discardLog: true}, nil
 	}
 	ents, err := store.Entries(last, last+1, 0)
 	if err != nil {
-		return 0, 0, fmt.Errorf("read last entry %d: %w", last, err)
+		return position{}, fmt.Errorf("read last entry %d: %w", last, err)
 	}
-	return last, ents[0].Term, nil
+	return position{index: last, term: ents[0].Term}, nil
 }

@@ -105,3 +105,43 @@ func TestRecoverClusterRefusesWhatItCannotRecover(t *testing.T) {
 		t.Fatalf("a refused recovery wrote to the log: last index %d", last)
 	}
 }
+
+func TestLastLogPositionPicksTheMostUpToDateSurvivor(t *testing.T) {
+	conf := wire.Configuration{Servers: []wire.Server{{ID: "n1", Address: "a"}}}
+	longer := storeWithLog(t, conf, []uint64{1, 1, 1, 1}, 1)
+	newer := storeWithLog(t, conf, []uint64{1, 1, 2}, 2)
+	idx, term, err := LastLogPosition(longer, snapmem.New(1))
+	if err != nil || idx != 4 || term != 1 {
+		t.Fatalf("longer log: (%d, %d, %v), want (4, 1)", idx, term, err)
+	}
+	idx, term, err = LastLogPosition(newer, snapmem.New(1))
+	if err != nil || idx != 3 || term != 2 {
+		t.Fatalf("newer log: (%d, %d, %v), want (3, 2)", idx, term, err)
+	}
+	// A log that the newest snapshot does not continue ends at the snapshot.
+	snaps := snapmem.New(1)
+	sink, err := snaps.Create(wire.SnapshotMeta{Index: 9, Term: 3, Config: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idx, term, err = LastLogPosition(newer, snaps)
+	if err != nil || idx != 9 || term != 3 {
+		t.Fatalf("behind its snapshot: (%d, %d, %v), want (9, 3)", idx, term, err)
+	}
+	// Reading changed nothing.
+	if last, _ := newer.LastIndex(); last != 3 {
+		t.Fatalf("LastLogPosition changed the log: last index %d", last)
+	}
+	// Recovering that node discards the log the snapshot replaced, and
+	// continues after the snapshot.
+	if err := RecoverCluster(newer, snaps, conf); err != nil {
+		t.Fatal(err)
+	}
+	ents := logOf(t, newer)
+	if len(ents) != 1 || ents[0].Index != 10 || ents[0].Type != wire.EntryConfig || ents[0].Term <= 3 {
+		t.Fatalf("log after recovery: %+v", ents)
+	}
+}

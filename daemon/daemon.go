@@ -278,7 +278,7 @@ func (d *Daemon) startHTTP() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          d.opts.Logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
-	go func() { d.httpErr <- d.httpSrv.Serve(ln) }()
+	go func(srv *http.Server) { d.httpErr <- srv.Serve(ln) }(d.httpSrv)
 	d.log.Info("HTTP API listening", "address", ln.Addr().String())
 	return nil
 }
@@ -327,15 +327,28 @@ func (d *Daemon) Shutdown(ctx context.Context) error { return d.closeAll(ctx) }
 
 func (d *Daemon) closeAll(ctx context.Context) error {
 	var errs []error
+	// The HTTP server stops accepting at once and gets a short grace for
+	// requests in flight; one still waiting after it (a write without a
+	// quorum) is answered when the node's shutdown ends its wait.
+	var httpDone chan error
 	if d.httpSrv != nil {
-		if err := d.httpSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
-		}
+		httpDone = make(chan error, 1)
+		go func(srv *http.Server) { httpDone <- srv.Shutdown(ctx) }(d.httpSrv)
 		d.httpSrv = nil
+		select {
+		case err := <-httpDone:
+			httpDone <- err
+		case <-time.After(httpGrace):
+		}
 	}
 	if d.node != nil {
 		if err := d.node.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+		}
+	}
+	if httpDone != nil {
+		if err := <-httpDone; err != nil {
+			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 		}
 	}
 	if d.replica != nil {
@@ -374,6 +387,10 @@ func (d *Daemon) join() error {
 	// at run time resolved.
 	return joinCluster(d.node, d.opts.Join, d.opts.NodeID, d.trans.Addr(), d.log)
 }
+
+// httpGrace is how long a shutdown waits for HTTP requests in flight
+// before it stops the Raft node under them.
+const httpGrace = 2 * time.Second
 
 // ErrWrongCluster means the data directory belongs to another cluster.
 var ErrWrongCluster = errors.New("daemon: data directory belongs to another cluster")

@@ -76,6 +76,7 @@ func (a *applier) run() {
 				n.stop(fmt.Errorf("apply stage: %w", err))
 				return
 			}
+			n.applyBacklog.Add(-int64(len(items[i].entries)))
 		}
 		spare = items
 	}

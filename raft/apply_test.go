@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mandate-raft/mandate/fsm"
 	"github.com/mandate-raft/mandate/raft/internal/core"
 	"github.com/mandate-raft/mandate/wire"
 	"go.uber.org/goleak"
@@ -200,4 +202,88 @@ func TestStateNamesMatchCore(t *testing.T) {
 		}
 	}
 	_ = wire.None
+}
+
+// slowFSM blocks every Apply until released. It is deliberately not a
+// BatchFSM.
+type slowFSM struct {
+	inner *testFSM
+	gate  chan struct{}
+}
+
+func (f *slowFSM) Apply(c fsm.Command) fsm.Result {
+	<-f.gate
+	return f.inner.Apply(c)
+}
+
+func (f *slowFSM) Snapshot() (fsm.Snapshot, error) { return f.inner.Snapshot() }
+func (f *slowFSM) Restore(r io.Reader) error       { return f.inner.Restore(r) }
+
+func TestSlowFSMPushesBackOnProposersInsteadOfQueueingWithoutBound(t *testing.T) {
+	old := maxBacklog
+	maxBacklog = 64
+	defer func() { maxBacklog = old }()
+	const batch = 16
+
+	c := newTestCluster(t, 1, withConfig(func(cfg *Config) { cfg.MaxAppendEntries = batch }))
+	c.start(true)
+	c.waitLeader()
+	// Restart n1 on an FSM (not a BatchFSM) that applies nothing until the
+	// gate opens.
+	c.stopNode("n1")
+	tn := c.nodes["n1"]
+	tr, err := c.net.NewTransport(tn.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	slow := &slowFSM{inner: newTestFSM(), gate: make(chan struct{})}
+	n, err := NewNode(c.config("n1"), slow, tn.store, tn.snaps, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	waitFor(t, "n1 to lead again", func() bool {
+		_ = n.Campaign(context.Background())
+		time.Sleep(testElection)
+		return n.State() == Leader
+	})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				_, _ = n.Apply(ctx, []byte("x"))
+				cancel()
+			}
+		}()
+	}
+	var peak int64
+	sample := func() { peak = max(peak, n.applyBacklog.Load()+n.persistBacklog.Load()) }
+	// The load must reach the bound, or the test proves nothing; then it
+	// keeps pushing for a while.
+	waitFor(t, "the backlog to reach its bound", func() bool { sample(); return peak >= maxBacklog })
+	for i := 0; i < 100; i++ {
+		time.Sleep(5 * time.Millisecond)
+		sample()
+	}
+	close(stop)
+	wg.Wait()
+	close(slow.gate)
+	// Past the bound, only proposals already handed to the core can still
+	// arrive: one batch, and what was on its way to the disk.
+	if limit := 3*maxBacklog + batch; peak > limit {
+		t.Fatalf("the backlog grew to %d entries while the FSM was stuck; it should stay under %d", peak, limit)
+	}
+	waitFor(t, "the backlog to drain once the FSM moves", func() bool {
+		return n.applyBacklog.Load() == 0 && n.persistBacklog.Load() == 0
+	})
 }

@@ -34,7 +34,7 @@ func (n *Node) run() {
 			n.rn.Tick()
 		case m := <-n.recvc:
 			n.stepPeer(m)
-		case p := <-n.propc:
+		case p := <-n.proposals():
 			n.propose(p)
 		case f := <-n.localc:
 			f()
@@ -48,6 +48,24 @@ func (n *Node) run() {
 	}
 }
 
+// maxBacklog bounds the entries waiting for the storage stage, and those
+// waiting for the apply stage, before the loop stops taking new
+// proposals: a disk or an FSM slower than the clients then slows the
+// clients (their Apply waits, up to its context) instead of growing memory
+// without bound. Peer messages and ticks are still served, so the node
+// keeps its place in the cluster. (A variable so that a test can make it
+// small.)
+var maxBacklog int64 = 1 << 16
+
+// proposals returns the proposal channel, or nil (a channel never ready)
+// while the storage or apply stage is too far behind.
+func (n *Node) proposals() chan *proposal {
+	if n.persistBacklog.Load() > maxBacklog || n.applyBacklog.Load() > maxBacklog {
+		return nil
+	}
+	return n.propc
+}
+
 // drainInputs steps whatever else is already waiting, without blocking,
 // so that one Ready (and one group commit) covers many inputs.
 func (n *Node) drainInputs() {
@@ -55,7 +73,7 @@ func (n *Node) drainInputs() {
 		select {
 		case m := <-n.recvc:
 			n.stepPeer(m)
-		case p := <-n.propc:
+		case p := <-n.proposals():
 			n.propose(p)
 		case f := <-n.localc:
 			f()
@@ -159,6 +177,7 @@ func (n *Node) handleReady(rd core.Ready) {
 		n.trans.Send(m)
 	}
 	if rd.Snapshot != nil || len(rd.Entries) > 0 || !rd.HardState.IsEmpty() || len(rd.DurableMessages) > 0 {
+		n.persistBacklog.Add(int64(len(rd.Entries)))
 		n.persistQ.push(persistItem{
 			snap:     rd.Snapshot,
 			entries:  rd.Entries,
@@ -167,6 +186,7 @@ func (n *Node) handleReady(rd core.Ready) {
 		})
 	}
 	if rd.Snapshot != nil || len(rd.CommittedEntries) > 0 || len(rd.ReadStates) > 0 || marker != 0 {
+		n.applyBacklog.Add(int64(len(rd.CommittedEntries)))
 		n.applyQ.push(applyItem{
 			snap:    rd.Snapshot,
 			entries: rd.CommittedEntries,

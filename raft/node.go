@@ -48,6 +48,9 @@ type Node struct {
 
 	persistQ *queue[persistItem]
 	applyQ   *queue[applyItem]
+	// persistBacklog and applyBacklog count the entries queued for the
+	// storage and apply stages (see maxBacklog).
+	persistBacklog, applyBacklog atomic.Int64
 
 	// Owned by the event loop goroutine.
 	rn    *core.RawNode

@@ -45,6 +45,11 @@ func (n *Node) runPersist() {
 			n.stop(fmt.Errorf("storage stage: %w", err))
 			return
 		}
+		var written int64
+		for i := range batch {
+			written += int64(len(batch[i].entries))
+		}
+		n.persistBacklog.Add(-written)
 		spare = batch
 	}
 }

@@ -105,9 +105,10 @@ type Stats struct {
 	// Progress is the replication progress of each member, on the leader
 	// only.
 	Progress map[wire.NodeID]PeerProgress
-	// PendingWrites and PendingApplies are the Readys queued for the
-	// storage and apply stages.
-	PendingWrites, PendingApplies int
+	// PendingWrites and PendingApplies are the log entries queued for the
+	// storage and apply stages; past a bound (65536) the node stops taking
+	// proposals until they drain.
+	PendingWrites, PendingApplies int64
 }
 
 // Stats returns a snapshot of the node's state, taken on the event loop.
@@ -138,8 +139,8 @@ func (n *Node) Stats(ctx context.Context) (Stats, error) {
 		FirstIndex:     n.storage.FirstIndex(),
 		SnapshotIndex:  n.storage.Snapshot().Index,
 		Config:         st.Config.Clone(),
-		PendingWrites:  n.persistQ.len(),
-		PendingApplies: n.applyQ.len(),
+		PendingWrites:  n.persistBacklog.Load(),
+		PendingApplies: n.applyBacklog.Load(),
 	}
 	if st.Progress != nil {
 		s.Progress = make(map[wire.NodeID]PeerProgress, len(st.Progress))

@@ -155,7 +155,11 @@ func TestLinearizableHistoriesUnderPartitionsAndCrashes(t *testing.T) {
 func runLinearizableHistory(t *testing.T, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x6c696e))
 	lease := r.IntN(2) == 0
-	c := newTestCluster(t, 3, withConfig(func(cfg *Config) { cfg.LeaseReads = lease }))
+	size := 3
+	if r.IntN(3) == 0 {
+		size = 5
+	}
+	c := newTestCluster(t, size, withConfig(func(cfg *Config) { cfg.LeaseReads = lease }))
 	c.start(true)
 	c.waitLeader()
 	var view linView
@@ -228,7 +232,7 @@ func runLinearizableHistory(t *testing.T, seed uint64) {
 	deadline := time.Now().Add(linHistoryLength)
 	for time.Now().Before(deadline) {
 		time.Sleep(time.Duration(20+r.IntN(60)) * time.Millisecond)
-		switch r.IntN(5) {
+		switch r.IntN(6) {
 		case 0: // isolate the leader, if any
 			if lead := c.leaderAmong(c.running()...); lead != wire.None {
 				c.isolate(lead)
@@ -240,7 +244,7 @@ func runLinearizableHistory(t *testing.T, seed uint64) {
 			if id == wire.None {
 				id = c.ids[r.IntN(len(c.ids))]
 			}
-			if c.nodes[id].node != nil && len(crashed) == 0 {
+			if c.nodes[id].node != nil && len(crashed) < (size-1)/2 {
 				c.stopNode(id)
 				crashed = append(crashed, id)
 				view.refresh(c)
@@ -251,6 +255,18 @@ func runLinearizableHistory(t *testing.T, seed uint64) {
 			}
 			crashed = crashed[:0]
 			view.refresh(c)
+		case 4: // split into two random groups
+			perm := r.Perm(size)
+			k := 1 + r.IntN(size-1)
+			var a, b []string
+			for i, p := range perm {
+				if i < k {
+					a = append(a, c.nodes[c.ids[p]].addr)
+				} else {
+					b = append(b, c.nodes[c.ids[p]].addr)
+				}
+			}
+			c.net.Partition(a, b)
 		default: // heal
 			c.net.Heal()
 		}
@@ -261,7 +277,7 @@ func runLinearizableHistory(t *testing.T, seed uint64) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("seed %d: %d operations, %d succeeded, lease reads %v, %d crash-restarts pending", seed, len(ops), ok, lease, len(crashed))
+	t.Logf("seed %d: %d nodes, %d operations, %d succeeded, lease reads %v", seed, size, len(ops), ok, lease)
 	res, info := porcupine.CheckOperationsVerbose(kvModel, ops, linCheckTimeout)
 	switch res {
 	case porcupine.Ok:
@@ -273,8 +289,8 @@ func runLinearizableHistory(t *testing.T, seed uint64) {
 			_ = porcupine.Visualize(kvModel, info, f)
 			_ = f.Close()
 		}
-		t.Fatalf("seed %d: history of %d operations (%d succeeded, lease reads %v) is NOT linearizable; visualization in %s; replay with MANDATE_LIN_SEED=%d MANDATE_LIN_HISTORIES=1",
-			seed, len(ops), ok, lease, path, seed)
+		t.Fatalf("seed %d: history of %d operations (%d succeeded, lease reads %v) is NOT linearizable (%d nodes); visualization in %s; replay with MANDATE_LIN_SEED=%d MANDATE_LIN_HISTORIES=1",
+			seed, len(ops), ok, lease, size, path, seed)
 	}
 }
 

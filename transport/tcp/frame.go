@@ -98,14 +98,36 @@ func newHandle() *codec.MsgpackHandle {
 	h := wire.MsgpackHandle()
 	h.MaxInitLen = 1024
 	h.MaxDepth = 16
+	// Lets frameMsg carry its pre-encoded entries; the bytes on the wire
+	// are those of a plain wire.Message.
+	h.Raw = true
 	return h
+}
+
+// frameMsg is wire.Message as the codec sees it on a message lane: the
+// same fields with the same tags, except that Entries holds the entries
+// array already encoded (see entries.go). A test keeps the two in step.
+type frameMsg struct {
+	Type       wire.MessageType   `codec:"y"`
+	To         wire.NodeID        `codec:"to"`
+	From       wire.NodeID        `codec:"fr"`
+	Term       uint64             `codec:"t"`
+	LogTerm    uint64             `codec:"lt,omitempty"`
+	Index      uint64             `codec:"ix,omitempty"`
+	Entries    codec.Raw          `codec:"e,omitempty"`
+	Commit     uint64             `codec:"c,omitempty"`
+	Snapshot   *wire.SnapshotMeta `codec:"s,omitempty"`
+	Reject     bool               `codec:"r,omitempty"`
+	RejectHint uint64             `codec:"rh,omitempty"`
+	Context    []byte             `codec:"x,omitempty"`
 }
 
 // msgEncoder encodes messages for one connection, reusing its encoder and
 // buffer.
 type msgEncoder struct {
-	enc *codec.Encoder
-	buf []byte
+	enc  *codec.Encoder
+	buf  []byte
+	ents []byte // the entries of the message being encoded
 }
 
 func newMsgEncoder() *msgEncoder {
@@ -119,9 +141,21 @@ func (e *msgEncoder) encode(m *wire.Message) ([]byte, error) {
 	if cap(e.buf) > shrinkAbove {
 		e.buf = nil
 	}
+	if cap(e.ents) > shrinkAbove {
+		e.ents = nil
+	}
+	fm := frameMsg{
+		Type: m.Type, To: m.To, From: m.From, Term: m.Term, LogTerm: m.LogTerm,
+		Index: m.Index, Commit: m.Commit, Snapshot: m.Snapshot, Reject: m.Reject,
+		RejectHint: m.RejectHint, Context: m.Context,
+	}
+	if len(m.Entries) > 0 {
+		e.ents = appendEntries(e.ents[:0], m.Entries)
+		fm.Entries = e.ents
+	}
 	e.buf = e.buf[:0]
 	e.enc.ResetBytes(&e.buf)
-	if err := e.enc.Encode(m); err != nil {
+	if err := e.enc.Encode(&fm); err != nil {
 		return nil, fmt.Errorf("tcp: encode %s: %w", m.Type, err)
 	}
 	return e.buf, nil
@@ -145,13 +179,24 @@ func (d *msgDecoder) decode(payload []byte) (m wire.Message, err error) {
 		return wire.Message{}, err
 	}
 	d.dec.ResetBytes(payload)
-	if err := d.dec.Decode(&m); err != nil {
+	var fm frameMsg
+	if err := d.dec.Decode(&fm); err != nil {
 		// %v, not %w: a decoder's io.EOF means a short payload, and must
 		// not read as the peer hanging up.
 		return wire.Message{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
 	}
 	if n := d.dec.NumBytesRead(); n != len(payload) {
 		return wire.Message{}, fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(payload)-n)
+	}
+	m = wire.Message{
+		Type: fm.Type, To: fm.To, From: fm.From, Term: fm.Term, LogTerm: fm.LogTerm,
+		Index: fm.Index, Commit: fm.Commit, Snapshot: fm.Snapshot, Reject: fm.Reject,
+		RejectHint: fm.RejectHint, Context: fm.Context,
+	}
+	if fm.Entries != nil {
+		if m.Entries, err = parseEntries(fm.Entries); err != nil {
+			return wire.Message{}, err
+		}
 	}
 	if !m.Type.Valid() {
 		return wire.Message{}, fmt.Errorf("%w: unknown type %d", ErrBadMessage, uint8(m.Type))

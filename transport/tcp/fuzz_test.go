@@ -244,6 +244,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzFrame", frameSeeds(t))
 	write("FuzzHandshake", helloSeeds())
 	write("FuzzSnapshotFrame", snapSeeds(t))
+	write("FuzzEntries", entrySeeds(t))
 }
 
 func TestDecoderRefusesHostileFrames(t *testing.T) {

@@ -29,6 +29,19 @@ const (
 // limits above, so that the decoder only ever sees a value whose decoded
 // size is bounded. It allocates nothing beyond a small stack.
 func checkShape(p []byte) error {
+	n, err := shapeLen(p)
+	if err != nil {
+		return err
+	}
+	if n != len(p) {
+		return fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(p)-n)
+	}
+	return nil
+}
+
+// shapeLen checks the first msgpack value in p as checkShape does and
+// returns how many bytes it takes.
+func shapeLen(p []byte) (int, error) {
 	var stackBuf [maxShapeDepth + 1]uint64
 	stack := append(stackBuf[:0], 1) // values still expected, per level
 	pos := 0
@@ -70,11 +83,11 @@ func checkShape(p []byte) error {
 		}
 		stack[top]--
 		if err := need(1); err != nil {
-			return err
+			return 0, err
 		}
 		objects++
 		if objects > maxObjects {
-			return fmt.Errorf("%w: more than %d values", ErrBadMessage, maxObjects)
+			return 0, fmt.Errorf("%w: more than %d values", ErrBadMessage, maxObjects)
 		}
 		b := p[pos]
 		pos++
@@ -135,11 +148,11 @@ func checkShape(p []byte) error {
 				items, err = readLen(4)
 				items *= 2
 			default: // 0xc1 is never used
-				return fmt.Errorf("%w: invalid msgpack byte 0x%02x at %d", ErrBadMessage, b, pos-1)
+				return 0, fmt.Errorf("%w: invalid msgpack byte 0x%02x at %d", ErrBadMessage, b, pos-1)
 			}
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if items == 0 {
 			continue
@@ -147,21 +160,18 @@ func checkShape(p []byte) error {
 		// Each value takes at least one byte: a container cannot hold
 		// more values than bytes remain.
 		if err := need(items); err != nil {
-			return err
+			return 0, err
 		}
 		if isArray {
 			elements += int(items)
 			if elements > maxArrayElements {
-				return fmt.Errorf("%w: more than %d array elements", ErrBadMessage, maxArrayElements)
+				return 0, fmt.Errorf("%w: more than %d array elements", ErrBadMessage, maxArrayElements)
 			}
 		}
 		if len(stack) > maxShapeDepth {
-			return fmt.Errorf("%w: nested deeper than %d", ErrBadMessage, maxShapeDepth)
+			return 0, fmt.Errorf("%w: nested deeper than %d", ErrBadMessage, maxShapeDepth)
 		}
 		stack = append(stack, items)
 	}
-	if pos != len(p) {
-		return fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(p)-pos)
-	}
-	return nil
+	return pos, nil
 }

@@ -10,6 +10,9 @@ type netParams struct {
 	maxDelay Time    // delay drawn from [minDelay, maxDelay]
 	longProb float64 // probability a message is held back much longer
 	longMax  Time    // extra delay drawn from [0, longMax] when held back
+	// longRepliesOnly holds back only answers (votes, acknowledgements),
+	// so requests keep elections going while their answers arrive late.
+	longRepliesOnly bool
 }
 
 // calmNet is the network once faults stop: no loss, short delays.
@@ -73,14 +76,14 @@ func (nw *network) reconnect(n int) {
 	}
 }
 
-// delay draws a message's delivery delay.
-func (s *Sim) delay() Time {
+// delay draws the delivery delay of a message of type t.
+func (s *Sim) delay(t wire.MessageType) Time {
 	p := &s.net.params
 	d := p.minDelay
 	if p.maxDelay > p.minDelay {
 		d += Time(s.rng.Int64N(int64(p.maxDelay-p.minDelay) + 1))
 	}
-	if p.longProb > 0 && s.rng.Float64() < p.longProb {
+	if p.longProb > 0 && (!p.longRepliesOnly || t.IsResponse()) && s.rng.Float64() < p.longProb {
 		d += Time(s.rng.Int64N(int64(p.longMax) + 1))
 	}
 	return d
@@ -106,10 +109,10 @@ func (s *Sim) send(from *node, m wire.Message) {
 		s.lost(from, m)
 		return
 	}
-	s.schedule(&event{at: s.now + s.delay(), kind: evDeliver, node: to, msg: m})
+	s.schedule(&event{at: s.now + s.delay(m.Type), kind: evDeliver, node: to, msg: m})
 	if m.Type != wire.MsgProp && s.net.params.dup > 0 && s.rng.Float64() < s.net.params.dup {
 		s.stats.Duplicated++
-		s.schedule(&event{at: s.now + s.delay(), kind: evDeliver, node: to, msg: m})
+		s.schedule(&event{at: s.now + s.delay(m.Type), kind: evDeliver, node: to, msg: m})
 	}
 }
 
@@ -119,7 +122,7 @@ func (s *Sim) lost(from *node, m wire.Message) {
 	inc := from.inc
 	switch {
 	case m.Type == wire.MsgSnap:
-		s.after(s.delay(), func() {
+		s.after(s.delay(m.Type), func() {
 			if from.alive && from.inc == inc {
 				s.stepNode(from, "report-snapshot-failed", func() error {
 					from.rn.ReportSnapshot(m.To, false)
@@ -128,7 +131,7 @@ func (s *Sim) lost(from *node, m wire.Message) {
 			}
 		})
 	case m.Type == wire.MsgApp && s.rng.IntN(4) == 0:
-		s.after(s.delay(), func() {
+		s.after(s.delay(m.Type), func() {
 			if from.alive && from.inc == inc {
 				s.stepNode(from, "report-unreachable", func() error {
 					from.rn.ReportUnreachable(m.To)

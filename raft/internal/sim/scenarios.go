@@ -727,7 +727,7 @@ func StaleResponses() Scenario {
 			s.cfg.CheckQuorum = s.rng.IntN(2) == 0
 			s.startWorkload(15)
 			s.at(0, func() {
-				s.net.params = netParams{minDelay: 1, maxDelay: 10, longProb: 0.5, longMax: 3 * s.electionTimeout()}
+				s.net.params = netParams{minDelay: 1, maxDelay: 10, longProb: 0.5, longMax: 3 * s.electionTimeout(), longRepliesOnly: s.rng.IntN(2) == 0}
 			})
 			s.each(s.electionTimeout(), func() bool {
 				if !s.faults {

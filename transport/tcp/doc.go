@@ -24,7 +24,11 @@
 // acceptor refuses, with a reason and a log line, a peer of another
 // cluster, another protocol version, or one that meant to dial another
 // node. Then frames flow: a 4-byte big-endian length and a payload; on the
-// message lanes the payload is one msgpack-encoded wire.Message.
+// message lanes the payload is one msgpack-encoded wire.Message, exactly
+// as the go-msgpack codec writes it with wire.MsgpackHandle. The codec
+// handles the message; its entries, most of the bytes, are written and
+// read by hand-written code that produces the codec's bytes without its
+// per-field reflection (tests hold the two to byte equality).
 //
 // # Hostile input
 //

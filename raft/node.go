@@ -172,6 +172,11 @@ func (n *Node) startCore(hs wire.HardState, applied uint64) error {
 		// A snapshot holds only committed entries.
 		hs.Commit = snapIdx
 	}
+	if last := n.storage.LastIndex(); hs.Commit > last {
+		// The commit index is written only after the entries it covers,
+		// so the log lost entries that were committed.
+		return fmt.Errorf("%w: hard state commits index %d but the log ends at %d", logstore.ErrCorrupt, hs.Commit, last)
+	}
 	rn, err := core.NewRawNode(core.Config{
 		ID:                        n.id,
 		ElectionTick:              el,

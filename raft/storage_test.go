@@ -244,3 +244,24 @@ func TestStorageReportsCorruptReadsWhileRunning(t *testing.T) {
 		t.Fatalf("corruption not reported: %v", reported)
 	}
 }
+
+func TestNodeRefusesHardStateCommittingPastItsLog(t *testing.T) {
+	c := newTestCluster(t, 1)
+	store := c.nodes["n1"].store
+	cc := c.conf.Clone()
+	if err := store.StoreEntries([]wire.Entry{{Index: 1, Term: 1, Type: wire.EntryConfig, Config: &cc}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetHardState(wire.HardState{Term: 1, Commit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.net.NewTransport(c.nodes["n1"].addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, err = NewNode(c.config("n1"), newTestFSM(), store, c.nodes["n1"].snaps, tr)
+	if !errors.Is(err, logstore.ErrCorrupt) {
+		t.Fatalf("got %v, want ErrCorrupt", err)
+	}
+}

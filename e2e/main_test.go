@@ -1,0 +1,38 @@
+//go:build unix
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestMain builds the mandate binary once (without -race, so that the
+// daemons run at their normal speed) for every test of the package.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "mandate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: no go tool to build the daemon with; skipping the package")
+		return 0
+	}
+	Binary = filepath.Join(dir, "mandate")
+	build := exec.Command(gobin, "build", "-o", Binary, "github.com/mandate-raft/mandate/cmd/mandate")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go build of the daemon: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}

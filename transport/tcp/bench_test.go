@@ -28,10 +28,15 @@ func (h *benchHandler) HandleSnapshot(m wire.Message, data io.Reader) error {
 func (h *benchHandler) ReportUnreachable(wire.NodeID) {}
 
 func benchPair(b *testing.B, ha, hb *benchHandler) (x, y *Transport) {
+	return benchPairBW(b, ha, hb, 0)
+}
+
+func benchPairBW(b *testing.B, ha, hb *benchHandler, bandwidth int64) (x, y *Transport) {
 	b.Helper()
 	mk := func(id wire.NodeID, h *benchHandler) *Transport {
 		cfg := testConfig(b, id)
 		cfg.Logger = hclog.NewNullLogger()
+		cfg.SnapshotBandwidth = bandwidth
 		tr := newTestTransport(b, cfg)
 		if err := tr.Start(h); err != nil {
 			b.Fatal(err)
@@ -129,16 +134,17 @@ func (r *patternReader) Seek(off int64, whence int) (int64, error) {
 }
 
 // BenchmarkHeartbeatRTT measures a heartbeat's round trip (a to b, b
-// answers at once) on an idle link and while a 64 GiB snapshot streams
-// from a to b at full speed on the same pair. ns/op is the mean round
-// trip; p50 and p99 are reported too.
+// answers at once) on an idle link, while a 64 GiB snapshot streams from a
+// to b at full speed on the same pair, and while it streams capped at
+// 64 MiB/s. ns/op is the mean round trip; p50 and p99 are reported too.
 func BenchmarkHeartbeatRTT(b *testing.B) {
-	for _, withSnap := range []bool{false, true} {
-		name := "idle"
-		if withSnap {
-			name = "during-snapshot"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, tc := range []struct {
+		name      string
+		withSnap  bool
+		bandwidth int64
+	}{{"idle", false, 0}, {"during-snapshot", true, 0}, {"during-snapshot-capped-64MiBps", true, 64 << 20}} {
+		withSnap := tc.withSnap
+		b.Run(tc.name, func(b *testing.B) {
 			answers := make(chan struct{}, 1)
 			var y *Transport
 			ha := &benchHandler{onMsg: func(m wire.Message) {
@@ -152,7 +158,7 @@ func BenchmarkHeartbeatRTT(b *testing.B) {
 				}
 			}}
 			var x *Transport
-			x, y = benchPair(b, ha, hb)
+			x, y = benchPairBW(b, ha, hb, tc.bandwidth)
 			rtt := func() time.Duration {
 				t0 := time.Now()
 				x.Send(wire.Message{Type: wire.MsgHeartbeat, From: "a", To: "b", Term: 1})

@@ -71,6 +71,9 @@ func (r *raft) handleStorageAppendResp(m wire.Message) {
 			r.bcastAppend()
 		}
 	}
+	// A leader whose removal committed through its followers' copies
+	// waits for its own before it steps down.
+	r.maybeStepDownAfterRemoval()
 }
 
 // handleStorageSnapResp learns that the snapshot at its index is durable.

@@ -200,10 +200,15 @@ func applyConfChange(c wire.Configuration, cc ConfChange) (wire.Configuration, e
 
 // maybeStepDownAfterRemoval ends the leadership of a leader that is no
 // longer a voter once that configuration is committed (until then it kept
-// leading without counting itself, Raft thesis §4.2.2). It first asks the
-// most up-to-date voter to campaign at once, so the handover is fast.
+// leading without counting itself, Raft thesis §4.2.2) and durable here,
+// so that the Ready announcing the step-down also hands out the entry for
+// applying. It first asks the most up-to-date voter to campaign at once,
+// so the handover is fast.
 func (r *raft) maybeStepDownAfterRemoval() {
 	if r.state != StateLeader || r.trk.IsVoter(r.id) || r.configPending() {
+		return
+	}
+	if _, idx := r.config(); idx > r.log.stableIndex() {
 		return
 	}
 	var best wire.NodeID

@@ -333,3 +333,39 @@ func TestLeaderWhoseOwnRemovalIsUncommittedCanStillBeElected(t *testing.T) {
 		t.Fatalf("n2 applied %v", got)
 	}
 }
+
+func TestRemovedLeaderStepsDownOnlyOnceItsOwnCopyIsDurable(t *testing.T) {
+	members := ids(3)
+	st := newMemStorageWith(entriesWithTerms(t, members, 1)...)
+	rn := newTestRawNode(t, "n1", st, wire.HardState{Term: 1}, nil)
+	makeLeader(t, rn, st)
+	for _, from := range []wire.NodeID{"n2", "n3"} {
+		_ = rn.StepPeer(wire.Message{Type: wire.MsgAppResp, From: from, To: "n1", Term: 2, Index: 2})
+	}
+	drain(t, rn, st)
+	if err := rn.ProposeConfChange(ConfChange{Op: RemoveServer, ID: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	rd := rn.Ready() // the config entry (3) is being written
+	// Both remaining voters acknowledge it: the removal is committed.
+	for _, from := range []wire.NodeID{"n2", "n3"} {
+		_ = rn.StepPeer(wire.Message{Type: wire.MsgAppResp, From: from, To: "n1", Term: 2, Index: 3})
+	}
+	if s := rn.Status(); s.HardState.Commit != 3 || s.SoftState.State != StateLeader {
+		t.Fatalf("status %+v %+v, want the removal committed and n1 still leading", s.HardState, s.SoftState)
+	}
+	rn.Ready()
+	// Once the leader's own copy is durable it steps down, in the same
+	// Ready that hands the removal out for applying.
+	persist(t, rn, st, rd)
+	rd = rn.Ready()
+	if rd.SoftState == nil || rd.SoftState.State != StateFollower {
+		t.Fatalf("soft state %+v, want the step-down", rd.SoftState)
+	}
+	if n := len(rd.CommittedEntries); n == 0 || rd.CommittedEntries[n-1].Index != 3 {
+		t.Fatalf("committed entries %v, want the removal (3) with the step-down", rd.CommittedEntries)
+	}
+	if tn := filter(rd.Messages, wire.MsgTimeoutNow, None); len(tn) != 1 {
+		t.Fatalf("messages %v, want one MsgTimeoutNow", rd.Messages)
+	}
+}

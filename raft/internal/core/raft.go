@@ -66,10 +66,13 @@ type raft struct {
 	pendingWrites []pendingWrite
 	leaseScratch  []uint64
 
-	// Outputs, handed over by Ready.
+	// Outputs, handed over by Ready; the hints are the sizes of the last
+	// batches handed over (capped), to size the next ones.
 	msgs        []wire.Message
 	msgsDurable []wire.Message
 	readStates  []ReadState
+	msgsHint    int
+	durableHint int
 
 	step   stepFunc
 	tick   func()
@@ -167,22 +170,47 @@ func (r *raft) send(m wire.Message) {
 	}
 	switch m.Type {
 	case wire.MsgAppResp, wire.MsgVote, wire.MsgVoteResp, wire.MsgPreVoteResp:
+		if r.coalesceAck(m) {
+			return
+		}
 		if r.msgsDurable == nil {
-			r.msgsDurable = make([]wire.Message, 0, msgsCapHint)
+			r.msgsDurable = make([]wire.Message, 0, max(msgsCapHint, r.durableHint))
 		}
 		r.msgsDurable = append(r.msgsDurable, m)
 	default:
 		if r.msgs == nil {
 			// Every Ready hands its slice over, so each batch needs a new
-			// one; sized for a broadcast so it rarely grows.
-			r.msgs = make([]wire.Message, 0, max(msgsCapHint, len(r.trk.IDs)))
+			// one; sized like the last batch so it rarely grows.
+			r.msgs = make([]wire.Message, 0, max(msgsCapHint, len(r.trk.IDs), r.msgsHint))
 		}
 		r.msgs = append(r.msgs, m)
 	}
 }
 
-// msgsCapHint is the initial capacity of a Ready's message slices.
-const msgsCapHint = 4
+// coalesceAck folds an append acknowledgement into the previous message
+// when that one acknowledges a lower or equal index to the same node in
+// the same term: the leader learns the same from the higher index alone
+// (a pipelined follower acknowledges many appends per Ready). Rejections
+// are never folded.
+func (r *raft) coalesceAck(m wire.Message) bool {
+	n := len(r.msgsDurable)
+	if m.Type != wire.MsgAppResp || m.Reject || n == 0 {
+		return false
+	}
+	last := &r.msgsDurable[n-1]
+	if last.Type != wire.MsgAppResp || last.Reject || last.To != m.To || last.Term != m.Term || last.Index > m.Index {
+		return false
+	}
+	*last = m
+	return true
+}
+
+// msgsCapHint is the least initial capacity of a Ready's message slices,
+// maxMsgsHint the most a previous batch's size may ask for.
+const (
+	msgsCapHint = 4
+	maxMsgsHint = 1024
+)
 
 func (r *raft) resetRandomizedElectionTimeout() {
 	r.randomizedElectionTimeout = r.cfg.ElectionTick + r.rand.IntN(r.cfg.ElectionTick)

@@ -192,6 +192,7 @@ func (rn *RawNode) Ready() Ready {
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.log.applied = rd.CommittedEntries[n-1].Index
 	}
+	r.msgsHint, r.durableHint = min(len(rd.Messages), maxMsgsHint), min(len(rd.DurableMessages), maxMsgsHint)
 	r.msgs, r.msgsDurable, r.readStates = nil, nil, nil
 	return rd
 }

@@ -333,3 +333,36 @@ func TestManyProposalsReplicateEverywhereInOrder(t *testing.T) {
 	}
 	nw.checkLogsMatch()
 }
+
+func TestFollowerFoldsAcknowledgementsOfOneReady(t *testing.T) {
+	members := ids(3)
+	st := newMemStorageWith(entriesWithTerms(t, members, 1)...)
+	rn := newTestRawNode(t, "n2", st, wire.HardState{Term: 1, Commit: 1}, nil)
+	rn.Ready()
+	app := func(prev uint64, terms ...uint64) {
+		m := wire.Message{Type: wire.MsgApp, From: "n1", To: "n2", Term: 2, Index: prev, LogTerm: 1}
+		if prev > 1 {
+			m.LogTerm = 2
+		}
+		for i, tm := range terms {
+			m.Entries = append(m.Entries, wire.Entry{Index: prev + 1 + uint64(i), Term: tm})
+		}
+		if err := rn.StepPeer(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app(1, 2)
+	app(2, 2)
+	app(3, 2, 2)
+	acks := filter(rn.Ready().DurableMessages, wire.MsgAppResp, "n1")
+	if len(acks) != 1 || acks[0].Index != 5 || acks[0].Reject {
+		t.Fatalf("acks %v, want a single acknowledgement of 5", acks)
+	}
+	// A rejection is never folded, and what follows it is not folded into it.
+	app(9, 2)
+	app(5, 2)
+	acks = filter(rn.Ready().DurableMessages, wire.MsgAppResp, "n1")
+	if len(acks) != 2 || !acks[0].Reject || acks[1].Reject || acks[1].Index != 6 {
+		t.Fatalf("acks %v, want a rejection of 9 then an acknowledgement of 6", acks)
+	}
+}

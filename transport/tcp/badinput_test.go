@@ -135,6 +135,9 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	waitLog(t, logs, "on a connection of")
 	waitLog(t, logs, "nested deeper than")
 	waitLog(t, logs, "array elements")
+	if n := b.Stats().ConnectionsRejected; n < uint64(len(hostile)) {
+		t.Fatalf("stats count %d rejected connections, want at least %d", n, len(hostile))
+	}
 	if n := strings.Count(logs.String(), "closing connection"); n < len(hostile) {
 		t.Fatalf("%d connections closed with a logged reason, want %d:\n%s", n, len(hostile), logs)
 	}
@@ -270,6 +273,9 @@ func TestOversizedOutgoingMessageIsDroppedNotFatal(t *testing.T) {
 		t.Fatalf("got %v, want the second append", got)
 	}
 	waitLog(t, logs, "message larger than the frame limit")
+	if s := a.Stats(); s.MessagesDropped != 1 || s.MessagesSent != 1 {
+		t.Fatalf("stats %+v: want one message sent and one dropped", s)
+	}
 }
 
 func TestNewValidatesConfig(t *testing.T) {

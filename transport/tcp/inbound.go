@@ -40,6 +40,7 @@ func (t *Transport) acceptLoop() {
 		case t.inboundSem <- struct{}{}:
 		default:
 			t.log.Warn("too many inbound connections, refusing one", "remote-addr", conn.RemoteAddr(), "limit", t.cfg.MaxInboundConns)
+			t.stats.rejected.Add(1)
 			conn.Close()
 			continue
 		}
@@ -78,6 +79,13 @@ func (t *Transport) serve(raw net.Conn) {
 	defer t.untrack(raw)
 	defer raw.Close()
 	remote := raw.RemoteAddr().String()
+	// Every return before the lane runs rejects the connection.
+	accepted := false
+	defer func() {
+		if !accepted {
+			t.stats.rejected.Add(1)
+		}
+	}()
 
 	conn := raw
 	if err := conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
@@ -121,6 +129,7 @@ func (t *Transport) serve(raw net.Conn) {
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		return
 	}
+	accepted = true
 	log := t.log.With("peer", h.From, "remote-addr", remote, "lane", h.Lane)
 	switch h.Lane {
 	case laneSnapshot:
@@ -133,6 +142,7 @@ func (t *Transport) serve(raw net.Conn) {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		log.Debug("peer closed connection")
 	default:
+		t.stats.rejected.Add(1)
 		log.Warn("closing connection", "reason", err)
 	}
 }
@@ -170,5 +180,6 @@ func (t *Transport) readMessages(conn net.Conn, br *bufio.Reader, from wire.Node
 			return fmt.Errorf("%w: message for %q reached %q", ErrBadMessage, m.To, t.cfg.ID)
 		}
 		h.HandleMessage(m)
+		t.stats.received.Add(1)
 	}
 }

@@ -60,4 +60,9 @@ func TestFullMeshDeliversEverythingInOrder(t *testing.T) {
 			next[m.From] = m.Index
 		}
 	}
+	for i, tr := range trs {
+		if s := tr.Stats(); s.MessagesSent != (nodes-1)*perPeer || s.MessagesReceived != (nodes-1)*perPeer || s.MessagesDropped != 0 {
+			t.Errorf("%s stats %+v: want %d sent and received, none dropped", ids[i], s, (nodes-1)*perPeer)
+		}
+	}
 }

@@ -51,6 +51,7 @@ func (o *outLane) enqueue(m wire.Message) {
 	select {
 	case o.queue <- m:
 	default:
+		o.t.stats.dropped.Add(1)
 		o.t.log.Trace("queue full, message dropped", "peer", o.id, "lane", o.lane, "type", m.Type)
 	}
 }
@@ -94,6 +95,7 @@ func (o *outLane) run() {
 			if time.Now().Before(retryAt) {
 				// Backing off: what cannot be sent is dropped (Raft
 				// retries) rather than delivered stale later.
+				o.t.stats.dropped.Add(1)
 				o.t.reportUnreachable(o.id)
 				continue
 			}
@@ -102,6 +104,8 @@ func (o *outLane) run() {
 				if o.ctx.Err() != nil {
 					return
 				}
+				o.t.stats.dialFailures.Add(1)
+				o.t.stats.dropped.Add(1)
 				backoff = nextBackoff(backoff, o.t.cfg.BackoffMin, o.t.cfg.BackoffMax)
 				retryAt = time.Now().Add(backoff)
 				o.t.log.Debug("cannot reach peer", "peer", o.id, "addr", o.addr, "lane", o.lane, "retry-in", backoff, "error", err)
@@ -159,18 +163,25 @@ func (o *outLane) writeOne(bw *bufio.Writer, enc *msgEncoder, m *wire.Message) e
 		// The receiver would close the connection over it, losing what
 		// follows: refuse it here instead.
 		o.t.log.Error("message not from this node, dropped", "peer", o.id, "type", m.Type, "from", m.From, "node-id", o.t.cfg.ID)
+		o.t.stats.dropped.Add(1)
 		return nil
 	}
 	payload, err := enc.encode(m)
 	if err != nil {
 		o.t.log.Error("cannot encode message, dropped", "peer", o.id, "type", m.Type, "error", err)
+		o.t.stats.dropped.Add(1)
 		return nil
 	}
 	if len(payload) > o.t.cfg.MaxFrameSize {
 		o.t.log.Error("message larger than the frame limit, dropped", "peer", o.id, "type", m.Type, "size", len(payload), "limit", o.t.cfg.MaxFrameSize)
+		o.t.stats.dropped.Add(1)
 		return nil
 	}
-	return writeFrame(bw, payload)
+	if err := writeFrame(bw, payload); err != nil {
+		return err
+	}
+	o.t.stats.sent.Add(1)
+	return nil
 }
 
 // nextBackoff doubles cur within [lo, hi].

@@ -18,6 +18,16 @@ import (
 // receiver's verdict. A stream cut by a failed connection is resumed from
 // the receiver's last good offset, up to SnapshotRetries times.
 func (t *Transport) SendSnapshot(ctx context.Context, m wire.Message, data io.ReadSeeker) error {
+	err := t.sendSnapshot(ctx, m, data)
+	if err != nil {
+		t.stats.snapsFailed.Add(1)
+	} else {
+		t.stats.snapsSent.Add(1)
+	}
+	return err
+}
+
+func (t *Transport) sendSnapshot(ctx context.Context, m wire.Message, data io.ReadSeeker) error {
 	t.mu.Lock()
 	closed := t.closed
 	addr, known := t.addrs[m.To]
@@ -74,6 +84,7 @@ func (t *Transport) SendSnapshot(ctx context.Context, m wire.Message, data io.Re
 			return fmt.Errorf("tcp: snapshot to %s failed after %d attempts: %w", m.To, attempt+1, err)
 		}
 		backoff = nextBackoff(backoff, t.cfg.BackoffMin, t.cfg.BackoffMax)
+		t.stats.snapResumes.Add(1)
 		log.Info("snapshot stream interrupted, resuming", "attempt", attempt+1, "retry-in", backoff, "error", err)
 		select {
 		case <-time.After(backoff):
@@ -202,6 +213,7 @@ func (t *Transport) snapshotAttempt(ctx context.Context, addr string, to wire.No
 		if err := writeFrame(bw, chunk); err != nil {
 			return await(err)
 		}
+		t.stats.snapBytes.Add(uint64(n))
 		off += int64(n)
 	}
 	if err := writeFrame(bw, encodeOffsetFrame(snapEnd, total)); err != nil {

@@ -173,6 +173,9 @@ func TestSnapshotResumesAfterDroppedConnection(t *testing.T) {
 		t.Fatal("the proxy never cut the stream: the test proved nothing")
 	}
 	waitLog(t, logsB, "resuming snapshot stream")
+	if s := a.Stats(); s.SnapshotsSent != 1 || s.SnapshotsFailed != 0 || s.SnapshotResumes < 1 || s.SnapshotBytesSent < uint64(len(data)) {
+		t.Fatalf("sender stats %+v: want one snapshot sent after a resume, all its bytes counted", s)
+	}
 	if sent := px.forwarded.Load(); sent > int64(len(data))*3/2 {
 		t.Fatalf("%d bytes crossed the link for a %d-byte snapshot: the stream started over", sent, len(data))
 	}

@@ -24,6 +24,7 @@ type Transport struct {
 	addr    string
 	limiter *limiter
 	snaps   *snapReceiver
+	stats   counters
 
 	mu      sync.Mutex
 	handler transport.Handler
@@ -157,6 +158,7 @@ func (t *Transport) Send(m wire.Message) {
 	addr, ok := t.addrs[m.To]
 	if !ok {
 		t.mu.Unlock()
+		t.stats.dropped.Add(1)
 		t.reportUnreachable(m.To)
 		return
 	}

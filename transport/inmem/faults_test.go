@@ -402,3 +402,21 @@ func (z *zeros) Seek(off int64, whence int) (int64, error) {
 	z.off = off
 	return off, nil
 }
+
+func TestDropIfLosesChosenMessages(t *testing.T) {
+	c := newCluster(t, 1, "n1", "n2")
+	c.net.DropIf(func(from, to string, m wire.Message) bool { return m.Type == wire.MsgVote })
+	c.ts["n1"].Send(wire.Message{Type: wire.MsgVote, From: "n1", To: "n2", Term: 1})
+	c.ts["n1"].Send(hb("n1", "n2", 2))
+	if got := c.recs["n2"].NextMsg(t); got.Type != wire.MsgHeartbeat {
+		t.Fatalf("got %v, want the heartbeat only", got)
+	}
+	if s := settle(t, c.net, allDone(2)); s.Dropped != 1 {
+		t.Fatalf("stats %+v: want the vote dropped", s)
+	}
+	c.net.Heal()
+	c.ts["n1"].Send(wire.Message{Type: wire.MsgVote, From: "n1", To: "n2", Term: 3})
+	if got := c.recs["n2"].NextMsg(t); got.Type != wire.MsgVote {
+		t.Fatalf("after Heal got %v, want the vote", got)
+	}
+}

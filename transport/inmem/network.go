@@ -11,6 +11,8 @@ import (
 	"math/rand"
 	"sync"
 	"time"
+
+	"github.com/mandate-raft/mandate/wire"
 )
 
 // Errors that callers act on.
@@ -75,6 +77,7 @@ type Network struct {
 	cuts      map[link]bool
 	faults    map[link]Faults
 	defFaults Faults
+	dropIf    func(from, to string, m wire.Message) bool
 	stats     Stats
 }
 
@@ -172,11 +175,22 @@ func (n *Network) SetDefaultFaults(f Faults) {
 	n.defFaults = f
 }
 
-// Heal removes every partition, cut and fault: the network is perfect
-// again for messages sent from now on.
+// DropIf makes the network lose every message for which f returns true
+// (for example every MsgAppResp, or the votes to one node), counted as
+// Dropped; nil removes the filter. f is called with the network's lock
+// held and must not call the Network.
+func (n *Network) DropIf(f func(from, to string, m wire.Message) bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.dropIf = f
+}
+
+// Heal removes every partition, cut, fault and filter: the network is
+// perfect again for messages sent from now on.
 func (n *Network) Heal() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.dropIf = nil
 	n.groups = nil
 	n.cuts = map[link]bool{}
 	n.faults = map[link]Faults{}
@@ -223,13 +237,17 @@ func (n *Network) linkUp(from, to string) (*Transport, bool) {
 // route decides the fate of one message on from -> to: blocked, or the
 // delays of its deliveries (none when it is lost, two when duplicated),
 // and whether the link may reorder.
-func (n *Network) route(from, to string) (delays []time.Duration, reorder, blocked bool) {
+func (n *Network) route(from, to string, m *wire.Message) (delays []time.Duration, reorder, blocked bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.stats.Sent++
 	if _, ok := n.nodes[to]; !ok || n.blockedLocked(from, to) {
 		n.stats.Blocked++
 		return nil, false, true
+	}
+	if n.dropIf != nil && n.dropIf(from, to, *m) {
+		n.stats.Dropped++
+		return nil, false, false
 	}
 	f, ok := n.faults[link{from, to}]
 	if !ok {

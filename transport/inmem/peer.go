@@ -83,7 +83,7 @@ func (p *peer) run() {
 // dispatch routes one message: delivered now, scheduled, lost or blocked.
 func (p *peer) dispatch(out outbound) {
 	n := p.t.net
-	delays, reorder, blocked := n.route(p.t.addr, out.addr)
+	delays, reorder, blocked := n.route(p.t.addr, out.addr, &out.m)
 	if blocked {
 		p.t.reportUnreachable(p.id)
 		return

@@ -70,7 +70,7 @@ func (s *Sim) checkNewLeader(n *node) {
 	}
 	s.chk.leaders[n.term] = n.id
 	if s.onNewLeader != nil {
-		defer s.onNewLeader(n)
+		s.hook(n, s.onNewLeader)
 	}
 	var need uint64
 	for t, idx := range s.chk.commitInTerm {
@@ -152,7 +152,7 @@ func (s *Sim) checkCommit(n *node, c uint64) {
 	}
 	n.commit = c
 	if s.onLeaderCommit != nil && n.role == core.StateLeader {
-		defer s.onLeaderCommit(n)
+		s.hook(n, s.onLeaderCommit)
 	}
 	if c > s.chk.commitInTerm[n.term] {
 		s.chk.commitInTerm[n.term] = c

@@ -514,6 +514,18 @@ func (s *Sim) traceReady(n *node, rd *core.Ready) {
 	s.trace = h
 }
 
+// hook runs a scenario hook on n as its own event, right after the
+// current one, if n still leads the same incarnation and term: a hook that
+// steps the node must not run inside the Ready being handled.
+func (s *Sim) hook(n *node, fn func(n *node)) {
+	inc, term := n.inc, n.term
+	s.after(0, func() {
+		if n.alive && n.inc == inc && n.term == term && n.role == core.StateLeader {
+			fn(n)
+		}
+	})
+}
+
 // logf writes a trace line when tracing is on.
 func (s *Sim) logf(format string, args ...any) {
 	if s.cfg.Trace != nil {

@@ -245,3 +245,30 @@ func TestReadAfterShutdown(t *testing.T) {
 		}
 	}
 }
+
+// On a node with lease reads on, a Linearizable read still confirms with
+// a quorum: a leader cut off just now, its lease still valid, must not
+// serve one.
+func TestLinearizableReadIgnoresTheLeaseOfACutOffLeader(t *testing.T) {
+	c := newTestCluster(t, 3, withConfig(func(cfg *Config) {
+		cfg.LeaseReads = true
+		// A long lease, so that the read below is asked while it holds.
+		cfg.ElectionTimeout = time.Second
+	}))
+	c.start(true)
+	if err := c.node("n1").Campaign(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lead := c.waitLeader()
+	c.apply(lead, "x")
+	if err := c.node(lead).Read(readCtx(t, waitDeadline), ReadConsistency{Mode: Lease}); err != nil {
+		t.Fatalf("lease read on a healthy leader: %v", err)
+	}
+	c.isolate(lead)
+	if err := c.node(lead).Read(readCtx(t, 300*time.Millisecond), ReadConsistency{}); err == nil {
+		t.Fatal("a cut-off leader served a linearizable read on its lease")
+	}
+	if err := c.node(lead).Barrier(readCtx(t, 300*time.Millisecond)); err == nil {
+		t.Fatal("a cut-off leader passed a barrier on its lease")
+	}
+}

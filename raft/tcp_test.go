@@ -30,7 +30,7 @@ func (tn *tcpNode) start(t *testing.T, conf *wire.Configuration) {
 	if bind == "" {
 		bind = "127.0.0.1:0"
 	}
-	tr, err := tcp.New(tcp.Config{ID: tn.id, ClusterID: "raft-test", BindAddr: bind})
+	tr, err := tcp.New(tcp.Config{ID: tn.id, ClusterID: "raft-test", BindAddr: bind, Logger: testLogger(t).Named("tcp")})
 	if err != nil {
 		t.Fatalf("tcp transport for %s: %v", tn.id, err)
 	}

@@ -72,7 +72,12 @@ func RandomFaults(nodes int) Scenario {
 // randomFault injects one random fault.
 func (s *Sim) randomFault() {
 	n := len(s.nodes)
-	switch s.rng.IntN(11) {
+	switch s.rng.IntN(12) {
+	case 11: // hand leadership to a random node
+		if l := s.leader(); l != nil {
+			to := s.nodes[s.rng.IntN(n)].id
+			s.stepNode(l, "transfer-leader", func() error { l.rn.TransferLeader(to); return nil })
+		}
 	case 10: // crash several nodes at once
 		for k := 1 + s.rng.IntN(n); k > 0; k-- {
 			s.crashFor(s.crashTarget(), s.randomDowntime())
@@ -107,8 +112,9 @@ func (s *Sim) randomFault() {
 			p.longProb, p.longMax = 0.1, 3*s.electionTimeout()
 		}
 		s.net.params = p
-	case 8: // a slow disk, then a normal one
-		s.diskMax = []Time{4, 4, 25}[s.rng.IntN(3)]
+	case 8: // a slow disk, a stalled one (longer than an election
+		// timeout: the leader must step down), then a normal one
+		s.diskMax = []Time{4, 4, 25, 2 * s.electionTimeout()}[s.rng.IntN(4)]
 	case 9: // back to a calm network
 		s.net.params = calmNet
 	}

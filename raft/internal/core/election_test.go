@@ -349,3 +349,44 @@ func TestStaleLeaderStepsDownOnHigherTermAnswer(t *testing.T) {
 		t.Fatalf("old leader is %v in term %d, want follower in term 3", got, nw.term("n1"))
 	}
 }
+
+func TestPartialPartitionKeepsOneStableLeader(t *testing.T) {
+	// n1, n2, n3 see each other; n4 sees only n2 and n5 sees only n3. With
+	// pre-vote and check-quorum the cut-off nodes never win a pre-vote,
+	// never raise terms, and the leader stays.
+	nw := newNetwork(t, ids(5), func(c *Config) { c.PreVote = true; c.CheckQuorum = true })
+	for _, a := range nw.ids {
+		for _, b := range nw.ids {
+			if a == b {
+				continue
+			}
+			pair := map[wire.NodeID]bool{a: true, b: true}
+			sees := (!pair["n4"] && !pair["n5"]) || (pair["n4"] && pair["n2"]) || (pair["n5"] && pair["n3"])
+			if !sees {
+				nw.cut[[2]wire.NodeID{a, b}] = true
+			}
+		}
+	}
+	nw.tickUntil(100, func() bool { return nw.leader() != None })
+	lead, term := nw.leader(), nw.term(nw.leader())
+	for i := 0; i < 300; i++ {
+		nw.tick()
+		if nw.leader() != lead || nw.term(lead) != term {
+			t.Fatalf("tick %d: leader %q in term %d, want %q to keep term %d", i, nw.leader(), nw.term(nw.leader()), lead, term)
+		}
+	}
+	if lead == "n4" || lead == "n5" {
+		t.Fatalf("a partially connected node leads: %s", lead)
+	}
+}
+
+func TestAsymmetricLinkLeaderStepsDown(t *testing.T) {
+	// The leader can send but not receive: check-quorum makes it step down,
+	// and with pre-vote a new leader takes over.
+	nw := newNetwork(t, ids(3), func(c *Config) { c.PreVote = true; c.CheckQuorum = true })
+	electAndSettle(t, nw, "n1")
+	nw.cut[[2]wire.NodeID{"n2", "n1"}] = true
+	nw.cut[[2]wire.NodeID{"n3", "n1"}] = true
+	nw.tickUntil(100, func() bool { return nw.state("n1") != StateLeader })
+	nw.tickUntil(200, func() bool { l := nw.leader(); return l == "n2" || l == "n3" })
+}

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/mandate-raft/mandate/fsm"
 	"github.com/mandate-raft/mandate/raft/internal/core"
 	"github.com/mandate-raft/mandate/wire"
@@ -30,7 +32,8 @@ type snapResult struct {
 
 // applier is the apply stage: the only goroutine that calls the FSM.
 type applier struct {
-	n *Node
+	n   *Node
+	log hclog.Logger // the apply stage's named logger
 	// applied and appliedTerm describe the last entry applied to the FSM,
 	// and conf the configuration in force at it (for snapshot metadata).
 	applied, appliedTerm uint64
@@ -47,7 +50,7 @@ type applier struct {
 }
 
 func newApplier(n *Node, snap wire.SnapshotMeta) *applier {
-	a := &applier{n: n, applied: snap.Index, appliedTerm: snap.Term, conf: snap.Config.Clone()}
+	a := &applier{n: n, log: n.log.Named("apply"), applied: snap.Index, appliedTerm: snap.Term, conf: snap.Config.Clone()}
 	a.lastSnap.Store(snap.Index)
 	n.pub.applied.Store(snap.Index)
 	return a
@@ -91,7 +94,7 @@ func (a *applier) handle(it *applyItem) error {
 		a.applied, a.appliedTerm, a.conf = it.snap.Index, it.snap.Term, it.snap.Config.Clone()
 		a.lastSnap.Store(it.snap.Index)
 		n.pub.applied.Store(a.applied)
-		n.log.Info("restored FSM from snapshot", "snapshot-index", it.snap.Index, "snapshot-id", it.snap.ID)
+		a.log.Info("restored FSM from snapshot", "snapshot-index", it.snap.Index, "snapshot-id", it.snap.ID)
 	}
 	if err := a.apply(it.entries); err != nil {
 		return err
@@ -207,7 +210,7 @@ func (a *applier) takeSnapshot(reply chan snapResult) {
 	}
 	s, err := n.fsm.Snapshot()
 	if err != nil {
-		n.log.Warn("FSM snapshot failed", "applied-index", a.applied, "error", err)
+		a.log.Warn("FSM snapshot failed", "applied-index", a.applied, "error", err)
 		respond(snapResult{err: fmt.Errorf("FSM snapshot at %d: %w", a.applied, err)})
 		return
 	}
@@ -219,7 +222,7 @@ func (a *applier) takeSnapshot(reply chan snapResult) {
 		defer a.snapping.Add(-1)
 		meta, err := a.persistSnapshot(s, meta)
 		if err != nil {
-			n.log.Warn("snapshot not persisted", "snapshot-index", meta.Index, "error", err)
+			a.log.Warn("snapshot not persisted", "snapshot-index", meta.Index, "error", err)
 		}
 		respond(snapResult{meta: meta, err: err})
 	}()
@@ -252,6 +255,6 @@ func (a *applier) persistSnapshot(s fsm.Snapshot, meta wire.SnapshotMeta) (wire.
 			return meta, fmt.Errorf("compact log after snapshot %d: %w", meta.Index, err)
 		}
 	}
-	n.log.Info("snapshot taken", "snapshot-index", meta.Index, "snapshot-id", meta.ID)
+	a.log.Info("snapshot taken", "snapshot-index", meta.Index, "snapshot-id", meta.ID)
 	return meta, nil
 }

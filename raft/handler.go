@@ -54,7 +54,7 @@ func (n *Node) HandleSnapshot(m wire.Message, data io.Reader) error {
 	}
 	meta.ID = sink.ID()
 	m.Snapshot = &meta
-	n.log.Info("received snapshot", "from", string(m.From), "snapshot-index", meta.Index, "snapshot-id", meta.ID)
+	n.log.Named("snapshot").Info("received snapshot", "from", string(m.From), "snapshot-index", meta.Index, "snapshot-id", meta.ID)
 	select {
 	case n.recvc <- m:
 		return nil
@@ -75,7 +75,7 @@ func (n *Node) sendSnapshot(m wire.Message) {
 		defer n.wg.Done()
 		err := n.streamSnapshot(m)
 		if err != nil && !errors.Is(err, ErrShutdown) {
-			n.log.Warn("snapshot transfer failed", "to", string(m.To), "snapshot-index", m.Snapshot.Index, "error", err)
+			n.log.Named("snapshot").Warn("snapshot transfer failed", "to", string(m.To), "snapshot-index", m.Snapshot.Index, "error", err)
 		}
 		_ = n.sendLocal(n.ctx, func() { n.rn.ReportSnapshot(m.To, err == nil) })
 	}()
@@ -94,6 +94,6 @@ func (n *Node) streamSnapshot(m wire.Message) error {
 		}
 		return fmt.Errorf("send snapshot %d: %w", meta.Index, err)
 	}
-	n.log.Info("sent snapshot", "to", string(m.To), "snapshot-index", meta.Index)
+	n.log.Named("snapshot").Info("sent snapshot", "to", string(m.To), "snapshot-index", meta.Index)
 	return nil
 }

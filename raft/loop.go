@@ -26,6 +26,7 @@ const maxEventsPerReady = 256
 // run is the event loop: the only goroutine that touches the core.
 func (n *Node) run() {
 	defer n.wg.Done()
+	defer close(n.loopDone)
 	ticker := n.cfg.Clock.NewTicker(n.tickInterval())
 	defer ticker.Stop()
 	for {

@@ -73,6 +73,7 @@ type Node struct {
 	cancel   context.CancelFunc
 	stopOnce sync.Once
 	stopc    chan struct{} // closed when the node starts stopping
+	loopDone chan struct{} // closed when the event loop has returned
 	done     chan struct{} // closed when every goroutine has ended
 	wg       sync.WaitGroup
 	fatalMu  sync.Mutex
@@ -123,6 +124,7 @@ func NewNode(cfg Config, f fsm.FSM, store logstore.Store, snaps snapshot.Store, 
 		peers:     map[wire.NodeID]string{},
 		observers: map[int]chan<- LeaderChange{},
 		stopc:     make(chan struct{}),
+		loopDone:  make(chan struct{}),
 		done:      make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())

@@ -19,12 +19,16 @@ type persistItem struct {
 // written before the messages that depend on it leave. The commit index
 // alone is only a restart hint (a restarted node relearns it from the
 // leader, and the log and snapshot are what hold committed data), so a
-// change of it alone is written lazily: once it has advanced by
-// commitPersistEntries, or commitPersistPeriod after the last write, or
-// at shutdown. It is never written ahead of the entries it covers.
+// change of it alone is written lazily, at most one extra write per
+// commitPersistPeriod: once it has advanced by commitPersistEntries, or
+// commitPersistPeriod after the last write. A graceful shutdown writes
+// everything queued and the latest commit index, so the commit index a
+// node reports never goes back across a clean restart; after a crash it
+// may restart up to one period behind, which Raft tolerates. It is never
+// written ahead of the entries it covers.
 const (
 	commitPersistEntries = 1024
-	commitPersistPeriod  = time.Second
+	commitPersistPeriod  = 100 * time.Millisecond
 )
 
 // runPersist is the storage stage: it writes queued Readys in groups and
@@ -37,7 +41,7 @@ func (n *Node) runPersist() {
 		select {
 		case <-n.persistQ.signal:
 		case <-n.stopc:
-			p.flushOnStop()
+			p.finish()
 			return
 		}
 		batch := n.persistQ.take(spare)
@@ -139,6 +143,25 @@ func (p *persister) writeHardState(hs wire.HardState) error {
 	p.n.persistHS.Store(&hs)
 	p.lastWrite = now
 	return nil
+}
+
+// finish runs at a graceful stop, once the event loop has returned: it
+// writes the Readys still queued (so that what the node reported as
+// committed is in its store) and the commit index the policy held back.
+// After a fatal error it writes nothing more.
+func (p *persister) finish() {
+	n := p.n
+	<-n.loopDone
+	if n.Err() != nil {
+		return
+	}
+	if batch := n.persistQ.take(nil); len(batch) > 0 {
+		if err := p.write(batch); err != nil {
+			n.log.Warn("could not write the last queued entries at shutdown", "error", err)
+			return
+		}
+	}
+	p.flushOnStop()
 }
 
 // flushOnStop writes a commit index the policy held back.

@@ -85,3 +85,31 @@ func TestRestartingEveryNodeOnDiskKeepsAndReplaysTheLog(t *testing.T) {
 		c.checkFSMsAgree()
 	}
 }
+
+func TestGracefulShutdownStoresTheCommitIndexItReported(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	var last Applied
+	for i := 0; i < 30; i++ {
+		last = c.apply(lead, fmt.Sprintf("c%d", i))
+	}
+	c.waitApplied(last.Index)
+	for _, id := range c.ids {
+		reported := c.stats(id).Commit
+		c.stopNode(id)
+		hs, _, err := c.nodes[id].store.HardState()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hs.Commit < reported {
+			t.Fatalf("%s reported commit %d but stored %d at shutdown", id, reported, hs.Commit)
+		}
+	}
+	for _, id := range c.ids {
+		c.startNode(id)
+	}
+	c.waitLeader()
+	c.waitApplied(last.Index)
+	c.checkFSMsAgree()
+}

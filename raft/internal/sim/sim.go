@@ -40,16 +40,26 @@ type Config struct {
 
 // Stats counts what a run did, so tests can insist that it did something.
 type Stats struct {
-	Steps, Refused                       int
-	Sent, Delivered, Dropped, Duplicated int
-	Misrouted                            int
-	Elections, Crashes                   int
-	Proposed, ProposalsDropped, Acked    int
-	Applied                              int
-	Snapshots, SnapInstalls              int
-	Reads                                int
-	ConfChanges                          int
-	FinalCommit                          uint64
+	// Steps counts simulator steps; Refused the inputs the core refused
+	// (stale or odd peer messages, dropped proposals).
+	Steps, Refused int
+	// Message counts: put on the network, delivered, lost (dropped, cut
+	// link, dead receiver), delivered twice, addressed to no node.
+	Sent, Delivered, Dropped, Duplicated, Misrouted int
+	// Elections counts nodes becoming leader; Crashes node crashes.
+	Elections, Crashes int
+	// Proposals accepted by a core, refused by one, and acknowledged to
+	// their proposer (applied on the node that accepted them).
+	Proposed, ProposalsDropped, Acked int
+	// Applied counts entries applied, on all nodes.
+	Applied int
+	// Snapshots taken by nodes, and snapshots installed from a leader.
+	Snapshots, SnapInstalls int
+	// Reads counts read indexes answered; ConfChanges membership changes
+	// accepted by a leader.
+	Reads, ConfChanges int
+	// FinalCommit is the highest committed index at the end.
+	FinalCommit uint64
 }
 
 // Result is the outcome of a run.
@@ -65,16 +75,19 @@ type Result struct {
 // Violation is a broken property, with what is needed to understand and
 // replay it.
 type Violation struct {
+	// Seed and Scenario name the run; Time and Step say when in it.
 	Seed     int64
 	Scenario string
 	Time     Time
 	Step     int
+	// Property is what broke, Detail how.
 	Property string
 	Detail   string
 	// Nodes describes the state of the nodes involved.
 	Nodes string
 }
 
+// Error describes the violation and the nodes' state, on several lines.
 func (v *Violation) Error() string {
 	return fmt.Sprintf("seed %d, scenario %s, step %d, time %d: %s violated: %s\n%s",
 		v.Seed, v.Scenario, v.Step, v.Time, v.Property, v.Detail, v.Nodes)

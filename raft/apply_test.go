@@ -287,3 +287,26 @@ func TestSlowFSMPushesBackOnProposersInsteadOfQueueingWithoutBound(t *testing.T)
 		return n.applyBacklog.Load() == 0 && n.persistBacklog.Load() == 0
 	})
 }
+
+func TestEveryReplicaSeesTheLeadersTimeForACommand(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	follower := c.others(lead)[0]
+	before := time.Now()
+	var results []Applied
+	results = append(results, c.apply(lead, "on-leader"), c.apply(follower, "forwarded"))
+	after := time.Now()
+	for _, res := range results {
+		c.waitApplied(res.Index)
+		want, ok := c.nodes[lead].fsm.timeAt(res.Index)
+		if !ok || want.Before(before.Add(-time.Second)) || want.After(after.Add(time.Second)) {
+			t.Fatalf("leader's time for index %d is %v, not around %v..%v", res.Index, want, before, after)
+		}
+		for _, id := range c.ids {
+			if got, _ := c.nodes[id].fsm.timeAt(res.Index); !got.Equal(want) {
+				t.Fatalf("%s saw time %v for index %d, the leader %v", id, got, res.Index, want)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/mandate-raft/mandate/fsm"
 )
@@ -18,12 +19,16 @@ var errRejected = errors.New("rejected by the FSM")
 type testFSM struct {
 	mu   sync.Mutex
 	cmds map[uint64]string
-	last uint64
+	// times holds each applied command's Time (not kept in snapshots).
+	times map[uint64]time.Time
+	last  uint64
 	// batches counts ApplyBatch calls (it is a BatchFSM).
 	batches int
 }
 
-func newTestFSM() *testFSM { return &testFSM{cmds: map[uint64]string{}} }
+func newTestFSM() *testFSM {
+	return &testFSM{cmds: map[uint64]string{}, times: map[uint64]time.Time{}}
+}
 
 func (f *testFSM) Apply(c fsm.Command) fsm.Result {
 	f.mu.Lock()
@@ -36,6 +41,7 @@ func (f *testFSM) applyLocked(c fsm.Command) fsm.Result {
 		panic("testFSM: index did not increase")
 	}
 	f.cmds[c.Index] = string(c.Data)
+	f.times[c.Index] = c.Time
 	f.last = c.Index
 	if string(c.Data) == "reject" {
 		return fsm.Result{Err: errRejected}
@@ -83,6 +89,13 @@ func (f *testFSM) history() map[uint64]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return maps.Clone(f.cmds)
+}
+
+func (f *testFSM) timeAt(index uint64) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.times[index]
+	return t, ok
 }
 
 func (f *testFSM) lastIndex() uint64 {

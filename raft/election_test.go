@@ -254,7 +254,7 @@ func TestPartialPartitionKeepsOneStableLeader(t *testing.T) {
 		c.cut(pair[0], pair[1])
 		c.cut(pair[1], pair[0])
 	}
-	termStable(t, c, "n1", []wire.NodeID{"n1", "n2", "n3"}, 8)
+	termStable(t, c, "n1", []wire.NodeID{"n1", "n2", "n3"}, 6)
 	c.apply("n1", "during-partial-partition")
 }
 
@@ -278,14 +278,14 @@ func TestRejoiningNodeDoesNotDeposeHealthyLeader(t *testing.T) {
 	c.isolate(loner)
 	// Long enough for many election timeouts: with pre-vote its term must
 	// not grow.
-	time.Sleep(8 * stableElection)
+	time.Sleep(5 * stableElection)
 	if st := c.stats(loner); st.Term != c.stats(lead).Term {
 		t.Fatalf("isolated node's term moved to %d (leader's %d): pre-vote should keep it", st.Term, c.stats(lead).Term)
 	}
 	c.net.Heal()
 	res := c.apply(lead, "after-rejoin")
 	c.waitApplied(res.Index)
-	termStable(t, c, lead, c.ids, 5)
+	termStable(t, c, lead, c.ids, 4)
 }
 
 func TestObserverThatNeverReadsDoesNotBlockTheNode(t *testing.T) {

@@ -116,40 +116,9 @@ func (w *ledgerWorkload) waitAcked(t *testing.T, n int64, d time.Duration, when 
 // wrong balance. Every replica must then report the same ledger.
 func TestLedgerSurvivesLeaderAndFollowerKills(t *testing.T) {
 	c := StartCluster(t, Options{Nodes: 3, FSM: "ledger"})
-	w := &ledgerWorkload{c: c, accounts: []string{"acct-a", "acct-b", "acct-c", "acct-d", "acct-e"}}
-	const initial = 1000
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for i, a := range w.accounts {
-		op := &ledgerOp{id: "open-" + a, deposit: true, to: a, amount: initial}
-		err, _ := retryWrite(ctx, c.Nodes, i, func(ctx context.Context, n *Node) error {
-			_, err := n.C.Deposit(ctx, client.DepositRequest{RequestID: op.id, Account: a, Amount: initial})
-			return err
-		})
-		if err != nil {
-			t.Fatalf("opening deposit to %s: %v", a, err)
-		}
-		op.outcome = Applied
-		w.ops = append(w.ops, op)
-	}
-
-	stop := make(chan struct{})
-	resolveBy, cancelResolve := context.WithCancel(context.Background())
-	defer cancelResolve()
-	var wg sync.WaitGroup
-	const workers = 6
-	for i := range workers {
-		wg.Add(1)
-		go w.run(stop, resolveBy, i, &wg)
-	}
-	stopped := false
-	stopWorkers := func() {
-		if !stopped {
-			stopped = true
-			close(stop)
-		}
-	}
-	defer func() { stopWorkers(); cancelResolve(); wg.Wait() }()
+	w := newLedgerWorkload(t, c)
+	stop := w.start(6, 30*time.Second)
+	defer stop()
 
 	w.waitAcked(t, 40, 20*time.Second, "before the first fault")
 
@@ -161,7 +130,7 @@ func TestLedgerSurvivesLeaderAndFollowerKills(t *testing.T) {
 	c.Start(lead)
 
 	lead2 := c.WaitLeader(c.Nodes...)
-	follower := c.Others(lead2)[0]
+	follower := c.Others(lead2, lead)[0] // not the node killed before, when possible
 	t.Logf("SIGKILL follower %s after %d acknowledged writes", follower.ID, w.acked.Load())
 	c.Kill(follower)
 	w.waitAcked(t, w.acked.Load()+30, 20*time.Second, "after a follower was killed")
@@ -170,17 +139,61 @@ func TestLedgerSurvivesLeaderAndFollowerKills(t *testing.T) {
 
 	// Stop issuing writes; those in flight are retried with their
 	// request ids until their outcome is known (or 30 s pass).
-	stopWorkers()
-	resolveTimer := time.AfterFunc(30*time.Second, cancelResolve)
-	wg.Wait()
-	resolveTimer.Stop()
+	stop()
 
-	checkLedger(t, c, w, initial)
+	checkLedger(t, c, w)
+}
+
+// newLedgerWorkload opens the workload's accounts with an acknowledged
+// deposit each.
+func newLedgerWorkload(t *testing.T, c *Cluster) *ledgerWorkload {
+	t.Helper()
+	w := &ledgerWorkload{c: c, accounts: []string{"acct-a", "acct-b", "acct-c", "acct-d", "acct-e"}}
+	const initial = 1000
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, a := range w.accounts {
+		op := &ledgerOp{id: "open-" + a, deposit: true, to: a, amount: initial}
+		err, _ := retryWrite(ctx, c.Nodes, i, func(ctx context.Context, n *Node) error {
+			r, err := n.C.Deposit(ctx, client.DepositRequest{RequestID: op.id, Account: a, Amount: initial})
+			op.balances = r.Balances
+			return err
+		})
+		if err != nil {
+			t.Fatalf("opening deposit to %s: %v", a, err)
+		}
+		op.outcome = Applied
+		w.ops = append(w.ops, op)
+	}
+	return w
+}
+
+// start runs n workers until the returned stop function is called; stop
+// then waits until every write in flight has a definite outcome, or
+// resolveWithin passed.
+func (w *ledgerWorkload) start(n int, resolveWithin time.Duration) (stop func()) {
+	stopCh := make(chan struct{})
+	resolveBy, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go w.run(stopCh, resolveBy, i, &wg)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stopCh)
+			timer := time.AfterFunc(resolveWithin, cancel)
+			wg.Wait()
+			timer.Stop()
+			cancel()
+		})
+	}
 }
 
 // checkLedger compares the cluster's final ledger with the model of the
 // workload's outcomes, on every replica.
-func checkLedger(t *testing.T, c *Cluster, w *ledgerWorkload, initial int64) {
+func checkLedger(t *testing.T, c *Cluster, w *ledgerWorkload) {
 	t.Helper()
 	var applied, refused int
 	var unknown []*ledgerOp

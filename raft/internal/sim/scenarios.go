@@ -156,7 +156,7 @@ func Scenarios() []Scenario {
 		MinorityWithLeader(), Figure8(3), Figure8(5), LossyThenReordered(), Churn(),
 		LinksCutAndRestored(), PartialPartition(), AsymmetricLeader(),
 		CrashRestartAll(3), CrashRestartAll(5), SnapshotCatchUp(),
-		Membership(), MembershipRaces(), StaleResponses(),
+		Membership(), MembershipRaces(), ChangeBeforeOwnCommit(), StaleResponses(),
 	}
 }
 
@@ -793,6 +793,84 @@ func StaleResponses() Scenario {
 					s.isolateFor(l, s.shortDowntime())
 				}
 				return true
+			})
+		},
+	}
+}
+
+// ChangeBeforeOwnCommit scripts the unsafe interleaving of single-server
+// changes (Ongaro, raft-dev, 2015) on four voters and a caught-up learner
+// n5. Leader L1, cut off from all but n5, promotes n5 (C1: five voters)
+// and is cut off entirely. The other three elect L2, which at once
+// proposes removing X (C2: three voters) while X is cut off; C2 needs only
+// L2 and the fourth node Y. Then L1, n5 and X, a majority of C1, are
+// reconnected without L2 and Y. A core that lets L2 change membership
+// before committing an entry of its own term commits C2 and then lets L1
+// win with C1 and overwrite it; a correct core refuses C2 until L2's no-op
+// commits, which it cannot without X or L1.
+func ChangeBeforeOwnCommit() Scenario {
+	return Scenario{
+		Name:       "change-before-own-commit",
+		Nodes:      5,
+		Founders:   4,
+		FaultTicks: 300,
+		Setup: func(s *Sim) {
+			s.cfg.PreVote = s.rng.IntN(2) == 0
+			n5 := s.nodes[4]
+			reached := false
+			s.at(s.ticks(290), func() {
+				if !reached {
+					s.fail("scenario ran", "the script never reached the second leader's membership change", s.nodes...)
+				}
+			})
+			s.at(s.ticks(30), func() {
+				if l := s.leader(); l != nil {
+					s.stepNode(l, "add-learner", func() error {
+						return l.rn.ProposeConfChange(core.ConfChange{Op: core.AddLearner, ID: n5.id, Address: string(n5.id)})
+					})
+				}
+			})
+			s.at(s.ticks(80), func() {
+				l1 := s.leader()
+				if l1 == nil || l1 == n5 {
+					return
+				}
+				s.net.partition([]int{l1.idx, n5.idx})
+				s.stepNode(l1, "promote", func() error {
+					return l1.rn.ProposeConfChange(core.ConfChange{Op: core.AddVoter, ID: n5.id, Address: string(n5.id)})
+				})
+				s.after(TickUnits, func() {
+					s.net.isolate(l1.idx)
+					s.net.isolate(n5.idx)
+					var others []int
+					for i := 0; i < 4; i++ {
+						if i != l1.idx {
+							others = append(others, i)
+						}
+					}
+					s.net.partition(others)
+					s.onNewLeader = func(l2 *node) {
+						if l2 == l1 || l2 == n5 {
+							return
+						}
+						s.onNewLeader = nil
+						var rest []int
+						for _, i := range others {
+							if i != l2.idx {
+								rest = append(rest, i)
+							}
+						}
+						x, y := s.nodes[rest[0]], s.nodes[rest[1]]
+						s.net.isolate(x.idx)
+						reached = true
+						s.stepNode(l2, "remove", func() error {
+							return l2.rn.ProposeConfChange(core.ConfChange{Op: core.RemoveServer, ID: x.id})
+						})
+						s.after(s.ticks(3), func() {
+							s.net.partition([]int{l1.idx, n5.idx, x.idx}, []int{l2.idx}, []int{y.idx})
+						})
+					}
+				})
 			})
 		},
 	}

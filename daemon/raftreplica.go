@@ -145,7 +145,7 @@ func (r *RaftReplica) AddServer(ctx context.Context, s wire.Server) error {
 		if !(cur.Role == wire.Learner && s.Role == wire.Voter && cur.Address == s.Address) {
 			return fmt.Errorf("%w: %q is already a %s at %s", ErrMembershipConflict, s.ID, cur.Role, cur.Address)
 		}
-	} else if err := r.node.AddLearner(ctx, s.ID, s.Address); err != nil {
+	} else if err := whenSettled(ctx, func() error { return r.node.AddLearner(ctx, s.ID, s.Address) }); err != nil {
 		return mapMembershipError(err)
 	}
 	if s.Role == wire.Learner {
@@ -155,7 +155,7 @@ func (r *RaftReplica) AddServer(ctx context.Context, s wire.Server) error {
 		return fmt.Errorf("%w: %q was added as a learner but has not caught up to be promoted (retry the add to promote it): %w",
 			ErrUnavailable, s.ID, err)
 	}
-	return mapMembershipError(r.node.AddVoter(ctx, s.ID, s.Address))
+	return mapMembershipError(whenSettled(ctx, func() error { return r.node.AddVoter(ctx, s.ID, s.Address) }))
 }
 
 // waitCaughtUp waits until the learner id has replicated everything the
@@ -194,7 +194,24 @@ func (r *RaftReplica) RemoveServer(ctx context.Context, id wire.NodeID) error {
 	if _, ok := st.Config.Server(id); !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownMember, id)
 	}
-	return mapMembershipError(r.node.RemoveServer(ctx, id))
+	return mapMembershipError(whenSettled(ctx, func() error { return r.node.RemoveServer(ctx, id) }))
+}
+
+// whenSettled runs a membership change, retrying it while the previous
+// change is still being committed (the runtime refuses a change until
+// then, and the refusal means nothing was proposed), until ctx ends.
+func whenSettled(ctx context.Context, change func() error) error {
+	for {
+		err := change()
+		if !errors.Is(err, raft.ErrMembershipChangePending) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
 
 // leaderStats returns the node's stats when it leads, and otherwise an

@@ -96,6 +96,10 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // answered, and moves on only when a node refused the connection, so a
 // request is never delivered twice by the client itself.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	key := ""
+	if k, ok := in.(idempotent); ok {
+		key, in = k.key, k.body
+	}
 	var body []byte
 	if in != nil {
 		var err error
@@ -109,7 +113,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	var errs []error
 	for i := range c.addrs {
 		idx := (first + i) % len(c.addrs)
-		err := c.doOne(ctx, c.addrs[idx], method, path, query, body, out)
+		err := c.doOne(ctx, c.addrs[idx], method, path, query, body, key, out)
 		if err == nil || !isDialError(err) {
 			if err == nil || errors.As(err, new(*APIError)) {
 				c.mu.Lock()
@@ -130,7 +134,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return fmt.Errorf("%w: %w", ErrUnreachable, errors.Join(errs...))
 }
 
-func (c *Client) doOne(ctx context.Context, base, method, path string, query url.Values, body []byte, out any) error {
+func (c *Client) doOne(ctx context.Context, base, method, path string, query url.Values, body []byte, key string, out any) error {
 	u := base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -147,6 +151,12 @@ func (c *Client) doOne(ctx context.Context, base, method, path string, query url
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if key != "" {
+		// Marks the request as safe to resend, so net/http retries it on a
+		// fresh connection when a pooled one turns out dead (a restarted
+		// node) before anything was written.
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if isDialError(err) {
@@ -208,4 +218,11 @@ func isDialError(err error) bool {
 	}
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// idempotent is a request body whose write carries a request id: the
+// server applies it once however often it arrives.
+type idempotent struct {
+	key  string
+	body any
 }

@@ -100,12 +100,12 @@ func TestClientDoesNotResendARequestThatMayHaveArrived(t *testing.T) {
 }
 
 func TestWritesGetARequestIDAndReadsCarryTheConsistency(t *testing.T) {
-	var gotID, gotQuery string
+	var gotID, gotKey, gotQuery string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			var req DepositRequest
 			json.NewDecoder(r.Body).Decode(&req)
-			gotID = req.RequestID
+			gotID, gotKey = req.RequestID, r.Header.Get("Idempotency-Key")
 			json.NewEncoder(w).Encode(WriteResponse{RequestID: req.RequestID})
 			return
 		}
@@ -115,8 +115,8 @@ func TestWritesGetARequestIDAndReadsCarryTheConsistency(t *testing.T) {
 	defer srv.Close()
 	c, _ := New([]string{srv.URL})
 	r, err := c.Deposit(context.Background(), DepositRequest{Account: "a", Amount: 1})
-	if err != nil || len(gotID) != 32 || r.RequestID != gotID {
-		t.Fatalf("deposit: %v, request id sent %q, answered %q", err, gotID, r.RequestID)
+	if err != nil || len(gotID) != 32 || r.RequestID != gotID || gotKey != gotID {
+		t.Fatalf("deposit: %v, request id sent %q (Idempotency-Key %q), answered %q", err, gotID, gotKey, r.RequestID)
 	}
 	if _, err := c.Balance(context.Background(), "a", Stale); err != nil || gotQuery != "consistency=stale" {
 		t.Fatalf("stale balance: %v, query %q", err, gotQuery)

@@ -24,7 +24,7 @@ func (c *Client) Deposit(ctx context.Context, req DepositRequest) (WriteResponse
 		req.RequestID = NewRequestID()
 	}
 	var r WriteResponse
-	err := c.do(ctx, http.MethodPost, "/v1/ledger/deposit", nil, req, &r)
+	err := c.do(ctx, http.MethodPost, "/v1/ledger/deposit", nil, idempotent{req.RequestID, req}, &r)
 	return r, err
 }
 
@@ -34,7 +34,7 @@ func (c *Client) Withdraw(ctx context.Context, req WithdrawRequest) (WriteRespon
 		req.RequestID = NewRequestID()
 	}
 	var r WriteResponse
-	err := c.do(ctx, http.MethodPost, "/v1/ledger/withdraw", nil, req, &r)
+	err := c.do(ctx, http.MethodPost, "/v1/ledger/withdraw", nil, idempotent{req.RequestID, req}, &r)
 	return r, err
 }
 
@@ -45,7 +45,7 @@ func (c *Client) Transfer(ctx context.Context, req TransferRequest) (WriteRespon
 		req.RequestID = NewRequestID()
 	}
 	var r WriteResponse
-	err := c.do(ctx, http.MethodPost, "/v1/ledger/transfer", nil, req, &r)
+	err := c.do(ctx, http.MethodPost, "/v1/ledger/transfer", nil, idempotent{req.RequestID, req}, &r)
 	return r, err
 }
 

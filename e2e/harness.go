@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,24 +73,58 @@ type Node struct {
 	stopped bool // the test stopped or killed it on purpose
 }
 
-// freeAddrs returns n distinct 127.0.0.1 addresses free right now.
-func freeAddrs(n int) ([]string, error) {
+// reserveAddrs returns n distinct 127.0.0.1 addresses free right now,
+// and a function that releases them (call it just before the processes
+// bind them). The ports are taken below the kernel's ephemeral range when
+// it is known: a node restarted after a kill binds its old ports again,
+// and an ephemeral port may meanwhile have become some other
+// connection's local port, while ports below the range are only taken by
+// explicit binds.
+func reserveAddrs(n int) ([]string, func(), error) {
 	var ls []net.Listener
-	defer func() {
+	release := func() {
 		for _, l := range ls {
 			l.Close()
 		}
-	}()
+	}
+	lo, hi := 10000, ephemeralStart()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(out) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if hi > lo+1000 && tries < 1000 {
+			addr = fmt.Sprintf("127.0.0.1:%d", lo+rng.IntN(hi-lo))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, err
+			if addr != "127.0.0.1:0" {
+				continue
+			}
+			release()
+			return nil, nil, err
 		}
 		ls = append(ls, l)
 		out = append(out, l.Addr().String())
 	}
-	return out, nil
+	return out, release, nil
+}
+
+// ephemeralStart is the first port of the kernel's ephemeral range, or 0
+// when unknown.
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // StartCluster writes one YAML file per node, starts every node, and
@@ -112,10 +148,11 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	// Registered first, so it runs last: after every process is gone.
 	t.Cleanup(c.Net.Close)
-	addrs, err := freeAddrs(2 * opts.Nodes)
+	addrs, release, err := reserveAddrs(2 * opts.Nodes)
 	if err != nil {
 		t.Fatalf("e2e: free ports: %v", err)
 	}
+	defer release() // on an early failure; closing twice is harmless
 	for i := range opts.Nodes {
 		n := &Node{ID: fmt.Sprintf("n%d", i+1), RaftAddr: addrs[2*i], HTTPAddr: addrs[2*i+1]}
 		n.Dir = filepath.Join(dir, n.ID)
@@ -135,6 +172,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		}
 	}
 	t.Cleanup(c.cleanup)
+	release()
 	for _, n := range c.Nodes {
 		c.Start(n)
 	}

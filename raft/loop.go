@@ -17,6 +17,8 @@ type loopState struct {
 	// has passed through the apply stage.
 	epoch uint64
 	batch []*proposal
+	// recent holds the forwarded proposals appended in this term.
+	recent recentProposals
 }
 
 // maxEventsPerReady bounds how many inputs the loop steps before it
@@ -85,10 +87,15 @@ func (n *Node) drainInputs() {
 }
 
 // stepPeer steps a message from the network. A leader restamps forwarded
-// proposals with its own clock: Entry.Time is always the leader's.
+// proposals with its own clock (Entry.Time is always the leader's) and
+// drops copies of forwarded proposals it already appended in this term.
 func (n *Node) stepPeer(m wire.Message) {
 	if m.Type == wire.MsgProp && n.loop.soft.State == core.StateLeader {
-		m.Entries = slices.Clone(m.Entries)
+		m.Entries = n.loop.recent.filter(n.pub.term.Load(), slices.Clone(m.Entries))
+		if len(m.Entries) == 0 {
+			n.log.Debug("dropped a duplicate forwarded proposal", "from", string(m.From))
+			return
+		}
 		now := n.cfg.Clock.Now().UnixNano()
 		for i := range m.Entries {
 			m.Entries[i].Time = now

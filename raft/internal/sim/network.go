@@ -23,20 +23,25 @@ var calmNet = netParams{minDelay: 1, maxDelay: 6}
 type network struct {
 	params netParams
 	cut    [][]bool
+	// slow[from][to] is extra delay on one direction of one link.
+	slow [][]Time
 }
 
 func newNetwork(n int) network {
 	cut := make([][]bool, n)
+	slow := make([][]Time, n)
 	for i := range cut {
 		cut[i] = make([]bool, n)
+		slow[i] = make([]Time, n)
 	}
-	return network{params: calmNet, cut: cut}
+	return network{params: calmNet, cut: cut, slow: slow}
 }
 
 func (nw *network) healAll() {
 	for i := range nw.cut {
 		for j := range nw.cut[i] {
 			nw.cut[i][j] = false
+			nw.slow[i][j] = 0
 		}
 	}
 }
@@ -109,10 +114,11 @@ func (s *Sim) send(from *node, m wire.Message) {
 		s.lost(from, m)
 		return
 	}
-	s.schedule(&event{at: s.now + s.delay(m.Type), kind: evDeliver, node: to, msg: m})
+	slow := s.net.slow[from.idx][to]
+	s.schedule(&event{at: s.now + slow + s.delay(m.Type), kind: evDeliver, node: to, msg: m})
 	if m.Type != wire.MsgProp && s.net.params.dup > 0 && s.rng.Float64() < s.net.params.dup {
 		s.stats.Duplicated++
-		s.schedule(&event{at: s.now + s.delay(m.Type), kind: evDeliver, node: to, msg: m})
+		s.schedule(&event{at: s.now + slow + s.delay(m.Type), kind: evDeliver, node: to, msg: m})
 	}
 }
 

@@ -156,7 +156,7 @@ func Scenarios() []Scenario {
 		MinorityWithLeader(), Figure8(3), Figure8(5), LossyThenReordered(), Churn(),
 		LinksCutAndRestored(), PartialPartition(), AsymmetricLeader(),
 		CrashRestartAll(3), CrashRestartAll(5), SnapshotCatchUp(),
-		Membership(), MembershipRaces(), ChangeBeforeOwnCommit(), StaleResponses(),
+		Membership(), MembershipRaces(), ChangeBeforeOwnCommit(), StaleVoteGrant(), StaleResponses(),
 	}
 }
 
@@ -823,22 +823,38 @@ func ChangeBeforeOwnCommit() Scenario {
 					s.fail("scenario ran", "the script never reached the second leader's membership change", s.nodes...)
 				}
 			})
-			s.at(s.ticks(30), func() {
-				if l := s.leader(); l != nil {
-					s.stepNode(l, "add-learner", func() error {
-						return l.rn.ProposeConfChange(core.ConfChange{Op: core.AddLearner, ID: n5.id, Address: string(n5.id)})
-					})
+			added := false
+			s.each(TickUnits, func() bool {
+				l := s.leader()
+				if s.now < s.ticks(30) || l == nil {
+					return true
 				}
+				s.stepNode(l, "add-learner", func() error {
+					err := l.rn.ProposeConfChange(core.ConfChange{Op: core.AddLearner, ID: n5.id, Address: string(n5.id)})
+					added = err == nil
+					return err
+				})
+				return !added
 			})
-			s.at(s.ticks(80), func() {
+			s.each(TickUnits, func() bool {
 				l1 := s.leader()
-				if l1 == nil || l1 == n5 {
-					return
+				if s.now < s.ticks(80) || l1 == nil || l1 == n5 {
+					return true
+				}
+				if st := l1.rn.Status(); st.Progress[n5.id].Match < st.HardState.Commit {
+					return true // n5 has not caught up yet
 				}
 				s.net.partition([]int{l1.idx, n5.idx})
+				promoted := false
 				s.stepNode(l1, "promote", func() error {
-					return l1.rn.ProposeConfChange(core.ConfChange{Op: core.AddVoter, ID: n5.id, Address: string(n5.id)})
+					err := l1.rn.ProposeConfChange(core.ConfChange{Op: core.AddVoter, ID: n5.id, Address: string(n5.id)})
+					promoted = err == nil
+					return err
 				})
+				if !promoted {
+					s.net.healAll()
+					return true
+				}
 				s.after(TickUnits, func() {
 					s.net.isolate(l1.idx)
 					s.net.isolate(n5.idx)
@@ -871,6 +887,65 @@ func ChangeBeforeOwnCommit() Scenario {
 						})
 					}
 				})
+				return false
+			})
+		},
+	}
+}
+
+// StaleVoteGrant scripts a vote answer arriving a term late, on three
+// nodes with neither pre-vote nor check-quorum. C and D cannot talk; V's
+// link to C is slow. C campaigns in term T and V grants it, but the grant
+// is held back; C campaigns again in T+1 (now cut off from V), D campaigns
+// in T and T+1 and wins T+1 with V's vote; then V's grant for T reaches C.
+// A core that counts a response from an older term makes C a second
+// leader of T+1.
+func StaleVoteGrant() Scenario {
+	return Scenario{
+		Name:       "stale-vote-grant",
+		Nodes:      3,
+		FaultTicks: 200,
+		Setup: func(s *Sim) {
+			reached := false
+			s.at(s.ticks(190), func() {
+				if !reached {
+					s.fail("scenario ran", "the script never reached the second campaign in term T+1", s.nodes...)
+				}
+			})
+			s.each(TickUnits, func() bool {
+				if s.now < s.ticks(40) {
+					return true
+				}
+				v := s.leader()
+				if v == nil {
+					return true // wait for one
+				}
+				var rest []*node
+				for _, n := range s.nodes {
+					if n != v {
+						rest = append(rest, n)
+					}
+				}
+				c, d := rest[s.rng.IntN(2)], rest[0]
+				if d == c {
+					d = rest[1]
+				}
+				s.net.cut[c.idx][d.idx], s.net.cut[d.idx][c.idx] = true, true
+				s.net.slow[v.idx][c.idx] = s.ticks(8)
+				campaign := func(n *node) {
+					s.stepNode(n, "campaign", func() error { return n.rn.Campaign() })
+				}
+				campaign(c) // term T; V grants, slowly
+				s.after(s.ticks(2), func() {
+					s.net.cut[c.idx][v.idx] = true
+					campaign(c) // term T+1, V never hears of it
+				})
+				s.after(s.ticks(3), func() { campaign(d) }) // term T: V already voted
+				s.after(s.ticks(5), func() {
+					reached = true
+					campaign(d) // term T+1: V grants, D leads
+				})
+				return false
 			})
 		},
 	}

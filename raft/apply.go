@@ -95,6 +95,9 @@ func (a *applier) handle(it *applyItem) error {
 		a.lastSnap.Store(it.snap.Index)
 		n.pub.applied.Store(a.applied)
 		a.log.Info("restored FSM from snapshot", "snapshot-index", it.snap.Index, "snapshot-id", it.snap.ID)
+		// Entries the snapshot covers are never applied one by one here:
+		// whoever waits for one of them cannot learn its fate.
+		n.props.skippedTo(it.snap.Index)
 	}
 	if err := a.apply(it.entries); err != nil {
 		return err

@@ -147,6 +147,19 @@ func (r *registry) appliedIndex(index, term uint64) {
 	}
 }
 
+// skippedTo ends, as outcome unknown, the waits for log indexes up to
+// index that a restored snapshot covered without applying them here.
+func (r *registry) skippedTo(index uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, p := range r.byIndex {
+		if i <= index {
+			r.remove(p)
+			p.ch <- outcome{err: outcomeUnknown(ErrLeadershipLost)}
+		}
+	}
+}
+
 // waitingForIndex reports whether any proposal waits for a log index.
 func (r *registry) waitingForIndex() bool {
 	r.mu.Lock()

@@ -118,3 +118,28 @@ func TestErrorTypesAreDistinct(t *testing.T) {
 		t.Fatalf("outcome-unknown error matches wrongly: %v", ou)
 	}
 }
+
+func TestRegistryIndexWaitersResolveByTheEntryApplied(t *testing.T) {
+	r := newRegistry()
+	mine, replaced, skipped := newTestProposal(1), newTestProposal(2), newTestProposal(3)
+	for i, p := range []*proposal{mine, replaced, skipped} {
+		_ = r.add(p)
+		r.claim(p, 0)
+		r.awaitIndex(p, uint64(10+i), 4)
+	}
+	r.appliedIndex(10, 4) // the entry this proposal became
+	r.appliedIndex(11, 5) // another leader's entry took index 11
+	r.skippedTo(12)       // a snapshot covered index 12
+	if o := <-mine.ch; o.err != nil || o.applied.Index != 10 {
+		t.Fatalf("committed change: %+v", o)
+	}
+	if o := <-replaced.ch; !errors.Is(o.err, ErrNotCommitted) {
+		t.Fatalf("replaced change: %v, want not committed", o.err)
+	}
+	if o := <-skipped.ch; !errors.Is(o.err, ErrOutcomeUnknown) {
+		t.Fatalf("change under a snapshot: %v, want outcome unknown", o.err)
+	}
+	if r.waitingForIndex() {
+		t.Fatal("waiters left behind")
+	}
+}

@@ -11,7 +11,12 @@ import (
 // loopState is the event loop's own bookkeeping.
 type loopState struct {
 	tick time.Duration
-	soft core.SoftState
+	// lastTick is when the core was last ticked (monotonic, from
+	// Clock.Now), and maxCatchUp the most ticks one catch-up steps (enough
+	// to expire any lease and start an election; more would only spin).
+	lastTick   time.Time
+	maxCatchUp int
+	soft       core.SoftState
 	// epoch counts changes of leader or role. A proposal handed to the core
 	// in an epoch is failed as outcome-unknown once a later epoch's marker
 	// has passed through the apply stage.
@@ -31,15 +36,19 @@ func (n *Node) run() {
 	defer close(n.loopDone)
 	ticker := n.cfg.Clock.NewTicker(n.tickInterval())
 	defer ticker.Stop()
+	n.loop.lastTick = n.cfg.Clock.Now()
 	for {
 		select {
 		case <-ticker.C():
-			n.rn.Tick()
+			n.advanceClock(true)
 		case m := <-n.recvc:
+			n.advanceClock(false)
 			n.stepPeer(m)
 		case p := <-n.proposals():
+			n.advanceClock(false)
 			n.propose(p)
 		case f := <-n.localc:
+			n.advanceClock(false)
 			f()
 		case <-n.stopc:
 			return
@@ -48,6 +57,29 @@ func (n *Node) run() {
 		if n.rn.HasReady() {
 			n.handleReady(n.rn.Ready())
 		}
+	}
+}
+
+// advanceClock ticks the core for the time that passed since its last
+// tick, before the loop steps anything else. A ticker drops the ticks it
+// misses (a paused process, SIGSTOP, a starved goroutine), but the core's
+// leases and timeouts must age with real (monotonic) time: a leader paused
+// past an election timeout must see its lease expired before it serves a
+// single read. A ticker event always counts for at least one tick, so an
+// injected clock whose time stands still still drives the core.
+func (n *Node) advanceClock(fromTicker bool) {
+	now := n.cfg.Clock.Now()
+	due := int(now.Sub(n.loop.lastTick) / n.loop.tick)
+	if fromTicker && due < 1 {
+		due = 1
+	}
+	if due <= 0 {
+		return
+	}
+	n.loop.lastTick = now
+	due = min(due, n.loop.maxCatchUp)
+	for range due {
+		n.rn.Tick()
 	}
 }
 

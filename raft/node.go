@@ -170,6 +170,7 @@ func NewNode(cfg Config, f fsm.FSM, store logstore.Store, snaps snapshot.Store, 
 func (n *Node) startCore(hs wire.HardState, applied uint64) error {
 	tick, hb, el, stall := n.cfg.ticks()
 	n.loop.tick = tick
+	n.loop.maxCatchUp = 2*el + stall
 	if snapIdx := n.storage.Snapshot().Index; hs.Commit < snapIdx {
 		// A snapshot holds only committed entries.
 		hs.Commit = snapIdx

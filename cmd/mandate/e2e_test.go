@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mandate-raft/mandate/client"
+	"github.com/mandate-raft/mandate/daemon/demo"
 )
 
 // The end-to-end test runs a 3-node ledger cluster of `mandate serve`
@@ -98,18 +98,15 @@ func TestEndToEndClusterOfRealProcesses(t *testing.T) {
 	began := time.Now()
 	bin := nodeBinary(t)
 	dir := t.TempDir()
-	var ls []net.Listener
-	var addrs []string
-	for range 6 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		addrs = append(addrs, l.Addr().String())
+	// Ports below the ephemeral range, so that a restarted node finds its
+	// own still free.
+	ports, err := demo.FreePorts(8)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, l := range ls {
-		l.Close()
+	var addrs []string
+	for _, p := range ports {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p))
 	}
 	nodes := make([]*e2eNode, 3)
 	var peers strings.Builder
@@ -265,17 +262,7 @@ func TestEndToEndClusterOfRealProcesses(t *testing.T) {
 
 	// A fourth node joins through the HTTP API (raft.join), receives the
 	// ledger, and is removed again with the CLI.
-	l4, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h4, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n4 := &e2eNode{id: "n4", raft: l4.Addr().String(), http: h4.Addr().String(), config: filepath.Join(dir, "n4.yaml")}
-	l4.Close()
-	h4.Close()
+	n4 := &e2eNode{id: "n4", raft: addrs[6], http: addrs[7], config: filepath.Join(dir, "n4.yaml")}
 	yaml := fmt.Sprintf("node_id: n4\ndata_dir: %q\nfsm: ledger\nraft:\n  bind: %s\n  join: [%s]\n"+
 		"  heartbeat_timeout: 50ms\n  election_timeout: 500ms\nhttp:\n  bind: %s\nlog: {level: warn}\n",
 		filepath.Join(dir, "n4"), n4.raft, allAddrs, n4.http)

@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -73,5 +75,29 @@ func TestTheLedgerModelRejectsAStaleReadAndAcceptsConcurrentOnes(t *testing.T) {
 	h.abandon(0, "r1", transferIn{from: 0, to: 1, amount: 1}, at(0))
 	if _, _, _, err := h.check(context.Background(), 2, 100, time.Second); err == nil {
 		t.Error("an unsettled transfer was checked")
+	}
+}
+
+func TestFreePortsAreDistinctListenableAndOutsideTheEphemeralRange(t *testing.T) {
+	ports, err := FreePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	eph := ephemeralStart()
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d chosen twice in %v", p, ports)
+		}
+		seen[p] = true
+		if eph > 0 && p >= eph {
+			t.Errorf("port %d is in the ephemeral range (from %d)", p, eph)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Errorf("port %d is not free: %v", p, err)
+			continue
+		}
+		l.Close()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -31,9 +32,13 @@ type node struct {
 	killed  bool // we killed it on purpose
 }
 
-// freePorts returns n distinct TCP ports free on 127.0.0.1 right now. The
-// listeners are held until all ports are chosen so that no port repeats.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct TCP ports free on 127.0.0.1 right now,
+// chosen below the kernel's ephemeral port range when it can tell: a node
+// restarted after a crash must find its port still free, and a port from
+// the ephemeral range may meanwhile have become some connection's source
+// port. The listeners are held until all ports are chosen so that none
+// repeats.
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -41,7 +46,16 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	ports := make([]int, 0, n)
-	for range n {
+	lo, hi := 10000, ephemeralStart()
+	for attempts := 0; len(ports) < n && hi > lo && attempts < 1000; attempts++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo)))
+		if err != nil {
+			continue // taken; try another
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for len(ports) < n { // no usable range known: let the kernel choose
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("demo: find a free port: %w", err)
@@ -50,6 +64,20 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralStart returns the first port of the kernel's ephemeral range,
+// or 0 when it cannot be read (then the kernel picks ports).
+func ephemeralStart() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(data), &lo, &hi); err != nil || lo <= 10000 {
+		return 0
+	}
+	return lo
 }
 
 // configYAML is the node's configuration file: a 3-node ledger cluster
@@ -171,7 +199,7 @@ func tail(path string, n int) string {
 
 // newNodes lays out the cluster in dir: ids, ports, data dirs, configs.
 func newNodes(dir string, count int, opts Options) ([]*node, error) {
-	ports, err := freePorts(2 * count)
+	ports, err := FreePorts(2 * count)
 	if err != nil {
 		return nil, err
 	}

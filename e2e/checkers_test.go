@@ -34,4 +34,12 @@ func TestHoldingViolationsCatchOverlapAndOldTokens(t *testing.T) {
 	if v := holdingViolations(backwards); len(v) != 1 {
 		t.Errorf("a fencing token going backwards: got %v, want one violation", v)
 	}
+	// A grant that arrived after its lease ran out was never used.
+	late := []holding{
+		{owner: "a", token: 9, start: at(0), end: at(100)},
+		{owner: "b", token: 4, start: at(150), end: at(120)},
+	}
+	if v := holdingViolations(late); len(v) != 0 {
+		t.Errorf("an unused late grant was reported: %v", v)
+	}
 }

@@ -188,17 +188,37 @@ func (n *Network) accept(ln net.Listener, to, target string) {
 // proxyConn is one proxied connection: the dialer's side and ours to the
 // target.
 type proxyConn struct {
-	down, up net.Conn
-	once     sync.Once
+	down net.Conn
+
+	mu     sync.Mutex
+	up     net.Conn // nil until dialed
+	closed bool
+}
+
+// setUp records the connection to the target; it reports false (and
+// closes up) when the proxied connection was closed meanwhile.
+func (pc *proxyConn) setUp(up net.Conn) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.closed {
+		up.Close()
+		return false
+	}
+	pc.up = up
+	return true
 }
 
 func (pc *proxyConn) close() {
-	pc.once.Do(func() {
-		pc.down.Close()
-		if pc.up != nil {
-			pc.up.Close()
-		}
-	})
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.closed {
+		return
+	}
+	pc.closed = true
+	pc.down.Close()
+	if pc.up != nil {
+		pc.up.Close()
+	}
 }
 
 // serve reads the dialer's handshake to learn its Link, then relays bytes
@@ -237,12 +257,8 @@ func (n *Network) serve(down net.Conn, to, target string) {
 	if err != nil {
 		return // the node is down: the dialer sees its connection close
 	}
-	n.mu.Lock()
-	pc.up = up
-	cutMeanwhile := n.cut[l] || n.closed
-	n.mu.Unlock()
-	if cutMeanwhile {
-		up.Close()
+	// A Cut or Close since the handshake closed pc, so setUp refuses.
+	if !pc.setUp(up) {
 		return
 	}
 	if _, err := up.Write(hello); err != nil {

@@ -9,6 +9,9 @@
 // Every process and proxy is stopped by the test's cleanup, and a failed
 // test prints each node's log.
 //
-// The default run stays within a couple of minutes; MANDATE_E2E_CHAOS=1
-// adds longer randomized runs. The harness needs a Unix system (signals).
+// The default run takes about a minute; -short skips every process test.
+// MANDATE_E2E_CHAOS=1 adds randomized fault runs of the ledger, lock and
+// linearizability checks, MANDATE_E2E_CHAOS_DURATION (default 60s) sets
+// their length and MANDATE_E2E_SEED repeats a run's sequence of faults.
+// The harness needs a Unix system (signals).
 package e2e

@@ -131,6 +131,9 @@ func ephemeralStart() int {
 // returns once all of them serve HTTP and agree on a leader.
 func StartCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts daemon processes; skipped with -short")
+	}
 	if Binary == "" {
 		t.Fatal("e2e: the mandate binary was not built (TestMain)")
 	}

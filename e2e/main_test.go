@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,12 +12,17 @@ import (
 )
 
 // TestMain builds the mandate binary once (without -race, so that the
-// daemons run at their normal speed) for every test of the package.
+// daemons run at their normal speed) for every test of the package; with
+// -short it builds nothing and the process tests skip.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // StartCluster skips every process test
+	}
 	dir, err := os.MkdirTemp("", "mandate-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

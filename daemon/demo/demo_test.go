@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,18 @@ func TestFreePortsAreDistinctListenableAndOutsideTheEphemeralRange(t *testing.T)
 			continue
 		}
 		l.Close()
+	}
+}
+
+func TestNodesDoNotInheritConfigurationOverrides(t *testing.T) {
+	t.Setenv("MANDATE_HTTP_BIND", "127.0.0.1:1")
+	t.Setenv("MANDATE_RAFT_SNAPSHOT_RETAIN", "9")
+	t.Setenv("MANDATE_UNRELATED", "kept")
+	env := strings.Join(childEnv(), "\n")
+	if strings.Contains(env, "MANDATE_HTTP_BIND") || strings.Contains(env, "MANDATE_RAFT_SNAPSHOT_RETAIN") {
+		t.Errorf("a configuration override reached the nodes")
+	}
+	if !strings.Contains(env, "MANDATE_UNRELATED=kept") {
+		t.Errorf("an unrelated variable was dropped")
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mandate-raft/mandate/config"
 )
 
 // node is one daemon child process of the demo cluster.
@@ -112,7 +114,7 @@ func (n *node) start(exe string, env []string) error {
 	}
 	cmd := exec.Command(exe, "serve", "--config", n.config)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(childEnv(), env...)
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -236,3 +238,21 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 var errInterrupted = errors.New("interrupted")
+
+// childEnv is this process's environment without the variables that would
+// override the nodes' configuration files (MANDATE_HTTP_BIND and the
+// like): the demo's cluster must be the one its files describe.
+func childEnv() []string {
+	override := map[string]bool{}
+	for _, k := range config.Keys() {
+		override[config.EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = true
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !override[name] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

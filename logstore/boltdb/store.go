@@ -1,13 +1,15 @@
 // Package boltdb is the durable logstore.Store, kept in one bolt database
-// file through github.com/hashicorp/raft-boltdb/v2.
+// file in the layout of github.com/hashicorp/raft-boltdb/v2 (either can
+// open a file the other wrote; records are encoded here, see bolt.go).
 //
 // Every entry is stored as a raft.Log record whose Index and Term are the
 // entry's, and whose Data is the rest of the entry (msgpack) followed by a
 // CRC-32C of the whole record, so that a flipped bit is reported as
 // logstore.ErrCorrupt instead of being handed to the FSM. Each StoreEntries
-// call is one bolt transaction, hence one fsync, whatever its size; a batch
-// that replaces a suffix overwrites the stale tail with tombstones in that
-// same transaction, so a crash leaves the old log or the new one.
+// call is one bolt transaction, hence one commit (bolt's two fdatasyncs),
+// whatever its size; a batch that replaces a suffix overwrites the stale
+// tail with tombstones in that same transaction, so a crash leaves the old
+// log or the new one.
 package boltdb
 
 import (
@@ -62,7 +64,7 @@ type Options struct {
 // readers do not wait for an append's fsync, only for writes that change
 // entries they might be reading (a suffix replacement, a compaction).
 type Store struct {
-	db     *raftboltdb.BoltStore
+	db     *boltFile
 	path   string
 	logger hclog.Logger
 
@@ -114,11 +116,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := preflight(path); err != nil {
 		return nil, err
 	}
-	db, err := raftboltdb.New(raftboltdb.Options{
-		Path:        path,
-		BoltOptions: &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType},
-		NoSync:      opts.UnsafeNoSync,
-	})
+	db, err := openBolt(path, &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType}, opts.UnsafeNoSync)
 	switch {
 	case errors.Is(err, bbolt.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)

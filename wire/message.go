@@ -24,7 +24,7 @@ const (
 	MsgUnreachable                          // local: the transport could not reach Message.From
 	MsgSnapStatus                           // local: a snapshot send to Message.From ended; Reject means it failed
 	MsgCheckQuorum                          // local: leader, check that a quorum is still active
-	MsgTransferLeader                       // hand leadership to Message.From (on the leader)
+	MsgTransferLeader                       // hand leadership to a target (on the leader): see Message.Context
 	MsgTimeoutNow                           // leader to transfer target: campaign now
 	MsgReadIndex                            // ask for a read index (local, or forwarded to the leader)
 	MsgReadIndexResp                        // the leader's answer to a forwarded MsgReadIndex
@@ -98,7 +98,10 @@ type Message struct {
 	Reject     bool   `codec:"r,omitempty"`
 	RejectHint uint64 `codec:"rh,omitempty"`
 	// Context is opaque to Raft: the request id of a read index request,
-	// echoed in heartbeats and answers; the campaign kind of a transfer.
+	// echoed in heartbeats and answers; the campaign kind of a transfer;
+	// the target node's ID of a MsgTransferLeader a follower forwards to
+	// the leader (From stays the forwarding node, as transports require;
+	// a MsgTransferLeader without Context, stepped locally, targets From).
 	Context []byte `codec:"x,omitempty"`
 }
 

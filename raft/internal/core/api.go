@@ -38,6 +38,9 @@
 //     heartbeat left.
 //   - MsgReadIndex.Index set to 1 asks for a heartbeat-confirmed read even
 //     from a lease-based leader (ReadIndexSafe); followers forward it as is.
+//   - A MsgTransferLeader a follower forwards to the leader names the
+//     target in Context, From being the forwarding follower (transports
+//     authenticate From); a locally stepped one may name it in From.
 //   - The vote requests of a campaign a leader asked for (MsgTimeoutNow)
 //     carry a transfer marker in Context, so followers answer them even
 //     within a leader lease.

@@ -33,6 +33,10 @@ func stepFollower(r *raft, m wire.Message) error {
 			r.logger.Debug("dropping request: no leader", "type", m.Type, "term", r.term)
 			return nil
 		}
+		if m.Type == wire.MsgTransferLeader {
+			r.forwardTransferLeader(m)
+			return nil
+		}
 		m.To = r.lead
 		r.send(m)
 	case wire.MsgTimeoutNow:

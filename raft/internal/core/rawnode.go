@@ -127,7 +127,9 @@ func (rn *RawNode) ReadIndexSafe(rctx []byte) {
 	_ = rn.raft.Step(wire.Message{Type: wire.MsgReadIndex, Context: rctx, Index: readIndexSafe})
 }
 
-// TransferLeader asks the leader to hand leadership to to.
+// TransferLeader asks the leader to hand leadership to to. On a follower
+// the request is forwarded to the leader it knows (and dropped without
+// one); to the same effect on any voter.
 func (rn *RawNode) TransferLeader(to wire.NodeID) {
 	_ = rn.raft.Step(wire.Message{Type: wire.MsgTransferLeader, From: to})
 }

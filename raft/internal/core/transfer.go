@@ -5,11 +5,34 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
-// handleTransferLeader starts handing leadership to m.From: proposals stop,
-// the target is brought up to date, then told to campaign at once. The
-// transfer aborts after an election timeout.
+// transferTarget names the node a MsgTransferLeader hands leadership to:
+// Context when set (the form that travels between nodes, whose From is the
+// sender as the transport authenticates it), else From (the locally
+// stepped form RawNode.TransferLeader builds).
+func transferTarget(m wire.Message) wire.NodeID {
+	if len(m.Context) > 0 {
+		return wire.NodeID(m.Context)
+	}
+	return m.From
+}
+
+// forwardTransferLeader sends a transfer request on to the leader. On the
+// wire From must be this node: a transport refuses a message whose sender
+// is not the peer it authenticated, so the target goes in Context.
+func (r *raft) forwardTransferLeader(m wire.Message) {
+	r.send(wire.Message{
+		Type:    wire.MsgTransferLeader,
+		To:      r.lead,
+		From:    r.id,
+		Context: []byte(transferTarget(m)),
+	})
+}
+
+// handleTransferLeader starts handing leadership to the message's target
+// (transferTarget): proposals stop, the target is brought up to date, then
+// told to campaign at once. The transfer aborts after an election timeout.
 func (r *raft) handleTransferLeader(m wire.Message) {
-	to := m.From
+	to := transferTarget(m)
 	pr := r.trk.Progress[to]
 	if pr == nil || pr.IsLearner {
 		r.logger.Debug("ignoring transfer to a non-voter", "transferee", to)

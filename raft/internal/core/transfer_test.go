@@ -93,3 +93,49 @@ func TestTransferLeadershipRequestsAreForwardedAndIgnoredForNonVoters(t *testing
 		t.Fatalf("transferee %q leader %q, want no transfer", st.LeadTransferee, nw.leader())
 	}
 }
+
+// A transport authenticates the sender of every message, so the transfer
+// request a follower forwards must come from that follower; the target
+// travels in Context.
+func TestForwardedTransferRequestComesFromTheForwardingFollower(t *testing.T) {
+	nw := newNetwork(t, ids(3), nil)
+	electAndSettle(t, nw, "n1")
+	nw.sent = nil
+	nw.node("n2").rn.TransferLeader("n3")
+	nw.stabilize()
+	if nw.leader() != "n3" {
+		t.Fatalf("leader %q after a transfer asked on n2, want n3", nw.leader())
+	}
+	forwarded := 0
+	for _, m := range nw.sent {
+		if m.Type != wire.MsgTransferLeader {
+			continue
+		}
+		forwarded++
+		if m.From != "n2" || m.To != "n1" || string(m.Context) != "n3" {
+			t.Fatalf("forwarded request %v with context %q, want n2->n1 naming n3 in Context", m, m.Context)
+		}
+	}
+	if forwarded != 1 {
+		t.Fatalf("%d transfer requests on the network, want 1", forwarded)
+	}
+}
+
+// The leader takes the target of a peer's request from Context, never from
+// the authenticated sender.
+func TestLeaderTransfersToTheTargetAPeerNames(t *testing.T) {
+	nw := newNetwork(t, ids(3), nil)
+	electAndSettle(t, nw, "n1")
+	lead := nw.node("n1").rn
+	m := wire.Message{Type: wire.MsgTransferLeader, From: "n2", To: "n1", Term: nw.term("n1"), Context: []byte("n3")}
+	if err := lead.StepPeer(m); err != nil {
+		t.Fatalf("StepPeer(%v): %v", m, err)
+	}
+	if st := lead.Status(); st.LeadTransferee != "n3" {
+		t.Fatalf("lead transferee %q, want n3", st.LeadTransferee)
+	}
+	nw.stabilize()
+	if nw.leader() != "n3" {
+		t.Fatalf("leader %q, want n3", nw.leader())
+	}
+}

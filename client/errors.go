@@ -45,6 +45,11 @@ const (
 	// CodeMembershipConflict (409): a membership change was refused, for
 	// example because another one is still in progress.
 	CodeMembershipConflict = "membership_conflict"
+	// CodeFSMRejected (422): a custom FSM refused the command or the
+	// query (its Result.Err or its Query error); the message is the FSM's
+	// own. A refused command is still committed (every replica reached the
+	// same verdict), so resending it is refused again.
+	CodeFSMRejected = "fsm_rejected"
 	// CodeNotLeader (421): the request is served by the leader only
 	// (leadership transfer); the message names it.
 	CodeNotLeader = "not_leader"

@@ -245,7 +245,8 @@ func (d *Daemon) openStores() error {
 	return nil
 }
 
-// service returns the HTTP routes of the node's FSM, if it has some.
+// service returns the HTTP routes of the node's FSM: the ledger's and the
+// lock's own, the generic /v1/fsm routes for any other FSM.
 func (d *Daemon) service() Service {
 	applied := func() uint64 { return d.replica.Status().Applied }
 	switch f := d.fsm.(type) {
@@ -254,7 +255,7 @@ func (d *Daemon) service() Service {
 	case *lock.Lock:
 		return NewLockService(f)
 	}
-	return nil
+	return NewFSMService(d.opts.FSM, d.fsm)
 }
 
 func (d *Daemon) startHTTP() error {

@@ -29,6 +29,8 @@
 //	POST   /v1/locks/{name}/renew              {"request_id","owner","token","ttl_ms"}
 //	POST   /v1/locks/{name}/release            {"request_id","owner","token"}
 //	GET    /v1/locks/{name}                    holder, fencing token, expiry
+//	POST   /v1/fsm/apply                       {"command"|"command_base64","request_id"} any other FSM
+//	GET    /v1/fsm/query?q=                    a query to an FSM that implements fsm.Querier
 //	GET    /metrics                            Prometheus
 //	GET    /healthz, /readyz                   liveness; readiness (a leader is known, caught up)
 //
@@ -42,7 +44,8 @@
 // status: 400 invalid_json / invalid_argument, 404 unknown_account /
 // unknown_lock / unknown_member / not_found, 405 method_not_allowed (with
 // Allow), 409 insufficient_funds / overflow / lock_held / wrong_token /
-// not_holder / membership_conflict, 413 body_too_large, 421 not_leader
+// not_holder / membership_conflict / request_conflict, 413 body_too_large, 422 fsm_rejected (a custom FSM's
+// own verdict, its message the FSM's), 501 not_implemented, 421 not_leader
 // (leader-only requests sent elsewhere), 503 no_leader / not_committed /
 // outcome_unknown / unavailable / too_stale with Retry-After. no_leader and not_committed
 // mean nothing happened, so a retry is safe; outcome_unknown means the

@@ -1,17 +1,9 @@
 // Command mandate runs a Mandate node (serve), talks to a running cluster
-// (ledger, lock, cluster), and shows the system at work (demo, bench).
+// (ledger, lock, fsm, cluster), rewrites a stopped node's membership
+// (recover) and shows the system at work (demo, bench). The commands live
+// in package cli, so that a program with its own FSM can run them too.
 package main
 
-import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/mandate-raft/mandate/cli"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main() }

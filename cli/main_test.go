@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ const asMainEnv = "MANDATE_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainEnv) == "1" {
-		main() // as the command does, signals included
+		Main() // as the command does, signals included
 	}
 	os.Exit(m.Run())
 }
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(t.Context(), args, &out, &errOut)
+	code := Run(t.Context(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -64,7 +64,7 @@ func (n *e2eNode) start(t *testing.T, bin string) {
 func cli(t *testing.T, _ string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), args, &out, &errOut); code != 0 {
+	if code := Run(context.Background(), args, &out, &errOut); code != 0 {
 		return out.String(), fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errOut.String()))
 	}
 	return out.String(), nil

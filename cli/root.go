@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 	"github.com/mandate-raft/mandate/client"
 )
 
-// version is set at link time (-ldflags "-X main.version=..."); without
-// it, the module version or VCS revision recorded by the Go toolchain is
-// used.
+// version is set at link time (-ldflags
+// "-X github.com/mandate-raft/mandate/cli.version=..."); without it, the
+// module version or VCS revision recorded by the Go toolchain is used.
 var version = buildVersion()
 
 func buildVersion() string {
@@ -49,10 +49,11 @@ func buildVersion() string {
 	return "dev-" + rev
 }
 
-// run executes the command line args and returns the process exit code:
-// 0 on success, 1 on failure, 2 on a usage error.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd(stdout, stderr)
+// Run executes the command line args and returns the process exit code:
+// 0 on success, 1 on failure, 2 on a usage error. It prints the error, if
+// any, to stderr.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := NewRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -71,7 +72,12 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+// NewRootCommand returns the whole mandate command tree writing to stdout
+// and stderr, for a program that wants to add commands of its own or run
+// it with other arguments. Errors come back from Execute unprinted (the
+// caller prints them); flag errors are wrapped so that Run can tell them
+// apart and exit 2.
+func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mandate",
 		Short: "Mandate: a replicated state machine on its own Raft engine",
@@ -93,6 +99,8 @@ your own) on a cluster of nodes with Raft.
 		newBenchCmd(),
 		newLedgerCmd(),
 		newLockCmd(),
+		newFSMCmd(),
+		newRecoverCmd(),
 		newClusterCmd(),
 		newVersionCmd(),
 	)

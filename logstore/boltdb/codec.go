@@ -66,10 +66,13 @@ func (e *encoder) records(entries []wire.Entry, tombFrom, tombTo uint64) ([]*raf
 		// Index and Term live in the record's own fields; zero them in the
 		// payload so they are not stored twice.
 		ent.Index, ent.Term = 0, 0
-		e.scratch = e.scratch[:0]
-		e.enc.ResetBytes(&e.scratch)
-		if err := e.enc.Encode(&ent); err != nil {
-			return nil, fmt.Errorf("logstore/boltdb: encode entry %d: %w", entries[i].Index, err)
+		var ok bool
+		if e.scratch, ok = appendPayload(e.scratch[:0], &ent); !ok {
+			e.scratch = e.scratch[:0]
+			e.enc.ResetBytes(&e.scratch)
+			if err := e.enc.Encode(&ent); err != nil {
+				return nil, fmt.Errorf("logstore/boltdb: encode entry %d: %w", entries[i].Index, err)
+			}
 		}
 		start := len(e.arena)
 		e.arena = append(e.arena, e.scratch...)

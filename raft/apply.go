@@ -59,14 +59,18 @@ func newApplier(n *Node, snap wire.SnapshotMeta) *applier {
 func (a *applier) run() {
 	n := a.n
 	defer n.wg.Done()
-	ticker := n.cfg.Clock.NewTicker(n.cfg.SnapshotInterval)
-	defer ticker.Stop()
+	ticker := n.newSnapshotTicker()
+	defer func() { ticker.Stop() }()
 	var spare []applyItem
 	for {
 		select {
 		case <-n.applyQ.signal:
+		case <-n.snapshotIntervalChanged():
+			ticker.Stop()
+			ticker = n.newSnapshotTicker()
+			continue
 		case <-ticker.C():
-			if a.snapping.Load() == 0 && a.applied-a.lastSnap.Load() >= n.cfg.SnapshotThreshold {
+			if a.snapping.Load() == 0 && a.applied-a.lastSnap.Load() >= n.snapshotThreshold() {
 				a.takeSnapshot(nil)
 			}
 			continue
@@ -253,8 +257,8 @@ func (a *applier) persistSnapshot(s fsm.Snapshot, meta wire.SnapshotMeta) (wire.
 			break
 		}
 	}
-	if meta.Index > n.cfg.TrailingLogs {
-		if err := n.storage.compact(meta.Index - n.cfg.TrailingLogs + 1); err != nil {
+	if trailing := n.trailingLogs(); meta.Index > trailing {
+		if err := n.storage.compact(meta.Index - trailing + 1); err != nil {
 			return meta, fmt.Errorf("compact log after snapshot %d: %w", meta.Index, err)
 		}
 	}

@@ -64,6 +64,8 @@ type Node struct {
 	// contact is what this node last heard from its leader (and, leading,
 	// from its followers), for bounded-staleness reads.
 	contact contactTracker
+	// reload holds the settings Reload changed.
+	reload reloadState
 
 	obsMu     sync.Mutex
 	observers map[int]chan<- LeaderChange
@@ -201,6 +203,7 @@ func (n *Node) startCore(hs wire.HardState, applied uint64) error {
 		return fmt.Errorf("start raft core: %w", err)
 	}
 	n.rn = rn
+	n.applyReloadedTimeouts()
 	st := rn.Status()
 	n.pub.term.Store(st.HardState.Term)
 	n.pub.commit.Store(st.HardState.Commit)

@@ -170,6 +170,7 @@ func New(opts Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("daemon: bootstrap: %w", err)
 		}
 	}
+	d.warnIfUnreachable()
 	if opts.HTTPBind != "" {
 		if err := d.startHTTP(); err != nil {
 			return nil, err
@@ -445,4 +446,22 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// warnIfUnreachable warns about a new node that knows no other server:
+// it cannot answer a leader that adds it (its transport has nowhere to
+// send the replies), so `mandate cluster add` would time out. It needs
+// raft.peers (the current members), raft.join or raft.bootstrap.
+func (d *Daemon) warnIfUnreachable() {
+	if d.opts.Bootstrap || len(d.opts.Join) > 0 || len(d.opts.Peers) > 0 {
+		return
+	}
+	last, err := d.store.LastIndex()
+	if err != nil || last > 0 {
+		return
+	}
+	if metas, err := d.snaps.List(); err != nil || len(metas) > 0 {
+		return
+	}
+	d.log.Warn("this node has no state and knows no other server: list the cluster's members in raft.peers (without raft.bootstrap) or set raft.join, or it cannot answer the leader that adds it")
 }

@@ -164,10 +164,12 @@ func (s offlineStores) close() { _ = s.log.Close() }
 // openOffline opens the node's stores, failing when the node has none or
 // when a running node holds its log.
 func openOffline(cfg *config.Config) (offlineStores, error) {
-	logPath := filepath.Join(cfg.DataDir, "raft")
-	if _, err := os.Stat(logPath); err != nil {
-		return offlineStores{}, fmt.Errorf("recover: node %s has no log at %s (is data_dir right?): %w", cfg.NodeID, logPath, err)
+	// The data directory must exist; the log inside it need not: a node
+	// restored from a backup of its snapshots alone has none yet.
+	if _, err := os.Stat(cfg.DataDir); err != nil {
+		return offlineStores{}, fmt.Errorf("recover: node %s has no data directory (is data_dir right?): %w", cfg.NodeID, err)
 	}
+	logPath := filepath.Join(cfg.DataDir, "raft")
 	quiet := hclog.NewNullLogger()
 	store, err := boltdb.Open(logPath, boltdb.Options{Logger: quiet, LockTimeout: recoverLockTimeout})
 	if errors.Is(err, boltdb.ErrLocked) {

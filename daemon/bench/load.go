@@ -58,9 +58,14 @@ func runLoad(ctx context.Context, clients int, d time.Duration, o op, progress i
 		go func() {
 			defer wg.Done()
 			mine := make([]time.Duration, 0, 1024)
+			// Each client derives its per-operation contexts from its own
+			// parent: children of one shared context would all register
+			// under its single mutex, a contention of the harness's own.
+			cctx, ccancel := context.WithCancel(lctx)
+			defer ccancel()
 			for seq := uint64(0); lctx.Err() == nil; seq++ {
 				t0 := time.Now()
-				err := o(lctx, c, seq)
+				err := o(cctx, c, seq)
 				if err != nil {
 					if lctx.Err() != nil {
 						break // cut short by the end of the run: not a failure

@@ -23,7 +23,9 @@ func newServeCmd() *cobra.Command {
 transport on raft.bind and the HTTP API on http.bind. Keys can be overridden
 by MANDATE_* environment variables (MANDATE_RAFT_BIND for raft.bind) and by
 the flags below. SIGINT or SIGTERM shut it down cleanly. SIGHUP reloads the file: the log
-level changes at once; other changed keys are logged as needing a restart.`,
+level, the raft timeouts and the snapshot policy (threshold, interval,
+trailing_logs) change at once; other changed keys are logged as needing a
+restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(config.Options{Path: path, Flags: cmd.Flags()})
@@ -74,14 +76,34 @@ func watchReload(d *daemon.Daemon, running *config.Config, path string, cmd *cob
 			}
 			applied, restart := d.Reload(running, next)
 			log.Info("configuration reloaded", "applied", applied, "need-restart", restart)
-			if len(applied) > 0 {
-				running.Log.Level = next.Log.Level
-			}
+			adoptApplied(running, next, applied)
 		}
 	}()
 	return func() {
 		signal.Stop(hup)
 		close(done)
 		<-finished
+	}
+}
+
+// adoptApplied copies the keys the daemon applied from next into the
+// running configuration, so that the next reload compares against what is
+// in force.
+func adoptApplied(running, next *config.Config, applied []string) {
+	for _, k := range applied {
+		switch k {
+		case "log.level":
+			running.Log.Level = next.Log.Level
+		case "raft.heartbeat_timeout":
+			running.Raft.HeartbeatTimeout = next.Raft.HeartbeatTimeout
+		case "raft.election_timeout":
+			running.Raft.ElectionTimeout = next.Raft.ElectionTimeout
+		case "raft.snapshot.threshold":
+			running.Raft.Snapshot.Threshold = next.Raft.Snapshot.Threshold
+		case "raft.snapshot.interval":
+			running.Raft.Snapshot.Interval = next.Raft.Snapshot.Interval
+		case "raft.snapshot.trailing_logs":
+			running.Raft.Snapshot.TrailingLogs = next.Raft.Snapshot.TrailingLogs
+		}
 	}
 }

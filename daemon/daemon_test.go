@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -63,5 +64,40 @@ func TestReloadAppliesTheLogLevelAndListsTheRest(t *testing.T) {
 	}
 	if fmt.Sprint(restart) != "[http.bind raft.election_timeout]" {
 		t.Errorf("need restart: %v", restart)
+	}
+}
+
+func TestReloadChangesTheRaftTimeoutsAndSnapshotPolicyOfARunningNode(t *testing.T) {
+	d, err := New(Options{
+		NodeID: "n1", FSM: "ledger", RaftBind: "127.0.0.1:0", Store: "memory",
+		Bootstrap: true, Peers: []wire.Server{{ID: "n1", Address: "127.0.0.1:1"}},
+		Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
+	old := &config.Config{NodeID: "n1", Log: config.Log{Level: "info"}}
+	old.Raft.HeartbeatTimeout, old.Raft.ElectionTimeout = 100*time.Millisecond, time.Second
+	next := *old
+	next.Raft.ElectionTimeout = 3 * time.Second
+	next.Raft.Snapshot.Threshold = 77
+	next.Raft.Snapshot.Retain = 9
+	applied, restart := d.Reload(old, &next)
+	if fmt.Sprint(applied) != "[raft.election_timeout raft.snapshot.threshold]" || fmt.Sprint(restart) != "[raft.snapshot.retain]" {
+		t.Errorf("applied %v, need restart %v", applied, restart)
+	}
+	if rc := d.Node().ReloadableConfig(); rc.ElectionTimeout != 3*time.Second || rc.SnapshotThreshold != 77 {
+		t.Errorf("the node runs with %+v after the reload", rc)
+	}
+	bad := next
+	bad.Raft.HeartbeatTimeout = 5 * time.Second // above the election timeout
+	applied, restart = d.Reload(&next, &bad)
+	if len(applied) != 0 || fmt.Sprint(restart) != "[raft.heartbeat_timeout]" {
+		t.Errorf("a refused raft reload: applied %v, need restart %v", applied, restart)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mandate-raft/mandate/config"
+	"github.com/mandate-raft/mandate/raft"
 	"github.com/mandate-raft/mandate/transport/tcp"
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -49,21 +50,46 @@ func FromConfig(c *config.Config, logOut io.Writer) (Options, error) {
 }
 
 // Reload applies what can change while the node runs, given the
-// configuration it runs with (old) and a newly loaded one (next): today
-// the log level. It returns the changed keys it applied and those that
-// take effect only after a restart (including the runtime's timeouts and
-// snapshot policy, which the Raft runtime cannot change while running).
+// configuration it runs with (old) and a newly loaded one (next): the log
+// level, the Raft timeouts (raft.heartbeat_timeout,
+// raft.election_timeout) and the snapshot policy (raft.snapshot.threshold,
+// interval, trailing_logs), the latter through raft.Node.Reload. It
+// returns the changed keys it applied and those that take effect only
+// after a restart (every other key, raft.snapshot.retain included; and
+// the raft keys too if the runtime refused them, which is logged).
 func (d *Daemon) Reload(old, next *config.Config) (applied, restart []string) {
 	ch := config.Reload(old, next)
+	var raftKeys []string
 	for _, k := range ch.Changed {
-		if k == "log.level" {
+		switch k {
+		case "log.level":
 			if level := hclog.LevelFromString(next.Log.Level); level != hclog.NoLevel {
 				d.opts.Logger.SetLevel(level)
 				applied = append(applied, k)
 				continue
 			}
+		case "raft.heartbeat_timeout", "raft.election_timeout", "raft.snapshot.threshold",
+			"raft.snapshot.interval", "raft.snapshot.trailing_logs":
+			raftKeys = append(raftKeys, k)
+			continue
 		}
 		restart = append(restart, k)
+	}
+	if len(raftKeys) > 0 {
+		err := ErrUnsupported
+		if d.node != nil {
+			err = d.node.Reload(raft.ReloadableConfig{
+				HeartbeatTimeout: next.Raft.HeartbeatTimeout, ElectionTimeout: next.Raft.ElectionTimeout,
+				SnapshotThreshold: next.Raft.Snapshot.Threshold, SnapshotInterval: next.Raft.Snapshot.Interval,
+				TrailingLogs: next.Raft.Snapshot.TrailingLogs,
+			})
+		}
+		if err != nil {
+			d.opts.Logger.Error("raft settings not reloaded", "keys", raftKeys, "error", err)
+			restart = append(restart, raftKeys...)
+		} else {
+			applied = append(applied, raftKeys...)
+		}
 	}
 	return applied, restart
 }

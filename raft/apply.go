@@ -45,8 +45,10 @@ type applier struct {
 	// reads wait for applied to reach their index.
 	reads []core.ReadState
 	// Reused buffers.
-	cmds []fsm.Command
-	refs []int
+	cmds  []fsm.Command
+	refs  []int
+	outs  []resolved
+	taken []*proposal
 }
 
 func newApplier(n *Node, snap wire.SnapshotMeta) *applier {
@@ -168,14 +170,19 @@ func (a *applier) apply(ents []wire.Entry) error {
 			n.props.appliedIndex(ents[i].Index, ents[i].Term)
 		}
 	}
+	outs := a.outs[:0]
 	for j, i := range refs {
 		e := &ents[i]
 		if e.Origin == n.id && e.ProposalID != 0 {
-			n.props.resolve(e.ProposalID, outcome{applied: Applied{Index: e.Index, Term: e.Term, Result: results[j]}})
+			outs = append(outs, resolved{id: e.ProposalID, o: outcome{applied: Applied{Index: e.Index, Term: e.Term, Result: results[j]}}})
 		}
 	}
+	if len(outs) > 0 {
+		a.taken = n.props.resolveAll(outs, a.taken)
+	}
 	clear(cmds)
-	a.cmds, a.refs = cmds[:0], refs[:0]
+	clear(outs)
+	a.cmds, a.refs, a.outs = cmds[:0], refs[:0], outs[:0]
 	return nil
 }
 

@@ -82,6 +82,23 @@ func (r *registry) claim(p *proposal, epoch uint64) bool {
 	return true
 }
 
+// claimAll is claim for a batch under one lock (the event loop claims
+// every proposal it hands to the core, so one acquisition per batch keeps
+// the lock off the per-proposal path). It appends to claimed the proposals
+// still waited for, in order, and returns it.
+func (r *registry) claimAll(batch []*proposal, epoch uint64, claimed []*proposal) []*proposal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range batch {
+		if r.props[p.id] != p {
+			continue // its caller gave up before the core saw it
+		}
+		p.handed, p.epoch = true, epoch
+		claimed = append(claimed, p)
+	}
+	return claimed
+}
+
 // abandon withdraws p for its caller, whose context ended with cause. It
 // returns the outcome to report: not committed if the core never saw p,
 // unknown otherwise, or the outcome someone else already delivered.
@@ -108,6 +125,37 @@ func (r *registry) resolve(id uint64, o outcome) {
 		r.remove(p)
 		p.ch <- o
 	}
+}
+
+// resolved is one outcome for resolveAll to deliver.
+type resolved struct {
+	id uint64
+	o  outcome
+}
+
+// resolveAll delivers each outcome to its proposal, if it still waits. The
+// proposals are taken out of the registry under one lock and woken after
+// it is released, so that the callers it wakes do not queue on it.
+// taken is scratch space, returned for reuse.
+func (r *registry) resolveAll(outs []resolved, taken []*proposal) []*proposal {
+	taken = taken[:0]
+	r.mu.Lock()
+	for _, x := range outs {
+		p, ok := r.props[x.id]
+		if ok {
+			r.remove(p)
+		}
+		taken = append(taken, p) // nil when no longer waited for
+	}
+	r.mu.Unlock()
+	for i, p := range taken {
+		if p != nil {
+			// Removed from the registry above, so no one else delivers.
+			p.ch <- outs[i].o
+		}
+	}
+	clear(taken)
+	return taken[:0]
 }
 
 // remove forgets p; the caller holds mu and delivers p's outcome.

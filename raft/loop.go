@@ -167,13 +167,9 @@ more:
 	}
 	now := n.cfg.Clock.Now().UnixNano()
 	// A fresh slice each time: a follower's core forwards it as it is.
-	ents := make([]wire.Entry, 0, len(batch))
-	claimed := batch[:0]
-	for _, q := range batch {
-		if !n.props.claim(q, n.loop.epoch) {
-			continue // its caller gave up before the core saw it
-		}
-		claimed = append(claimed, q)
+	claimed := n.props.claimAll(batch, n.loop.epoch, batch[:0])
+	ents := make([]wire.Entry, 0, len(claimed))
+	for _, q := range claimed {
 		ents = append(ents, wire.Entry{Type: wire.EntryNormal, Data: q.data, Origin: n.id, ProposalID: q.id, Time: now})
 	}
 	if len(ents) == 0 {

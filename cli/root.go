@@ -86,7 +86,9 @@ your own) on a cluster of nodes with Raft.
 
   mandate demo                      a 3-node ledger cluster on 127.0.0.1, a leader crash, a verdict
   mandate serve --config n1.yaml    run one node
-  mandate ledger balance alice      talk to a running cluster (--addr any node's HTTP address)`,
+  mandate ledger balance alice      talk to a running cluster (--addr any node's HTTP address)
+  mandate fsm apply "hits 5"        send a command to your own FSM (fsm query to read it)
+  mandate recover --inspect ...     offline tools for a stopped node (docs/operations.md)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -18,6 +18,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -34,5 +35,11 @@ func Main() {
 func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	root := NewRootCommand(os.Stdout, os.Stderr)
+	// Help and usage name the program as it was called: a user's own
+	// binary is not called mandate.
+	if name := filepath.Base(os.Args[0]); name != "" && name != "." {
+		root.Use = name
+	}
+	return runRoot(ctx, root, os.Args[1:], os.Stderr)
 }

@@ -53,7 +53,11 @@ func buildVersion() string {
 // 0 on success, 1 on failure, 2 on a usage error. It prints the error, if
 // any, to stderr.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := NewRootCommand(stdout, stderr)
+	return runRoot(ctx, NewRootCommand(stdout, stderr), args, stderr)
+}
+
+// runRoot executes root with args and turns its outcome into an exit code.
+func runRoot(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -101,3 +101,31 @@ func TestReloadChangesTheRaftTimeoutsAndSnapshotPolicyOfARunningNode(t *testing.
 		t.Errorf("a refused raft reload: applied %v, need restart %v", applied, restart)
 	}
 }
+
+func TestANewNodeThatKnowsNoServerIsWarnedAbout(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		peers []wire.Server
+		warn  bool
+	}{
+		{"no peers, no join, no bootstrap", nil, true},
+		{"the members listed in peers", []wire.Server{{ID: "n1", Address: "127.0.0.1:1"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			d, err := New(Options{
+				NodeID: "n4", FSM: "ledger", RaftBind: "127.0.0.1:0", Store: "memory", Peers: tc.peers,
+				Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn}),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Shutdown(context.Background()); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			if got := strings.Contains(logs.String(), "knows no other server"); got != tc.warn {
+				t.Errorf("warned %v, want %v; log:\n%s", got, tc.warn, logs.String())
+			}
+		})
+	}
+}

@@ -6,15 +6,15 @@ import (
 	"sort"
 )
 
-// liveKeys can change while the daemon runs; every other key needs a
-// restart.
+// liveKeys can change while the daemon runs (the log level, and what
+// raft.Node.Reload takes); every other key needs a restart, among them
+// raft.snapshot.retain, which the snapshot store reads once when it opens.
 var liveKeys = map[string]bool{
 	"log.level":                   true,
 	"raft.heartbeat_timeout":      true,
 	"raft.election_timeout":       true,
 	"raft.snapshot.threshold":     true,
 	"raft.snapshot.interval":      true,
-	"raft.snapshot.retain":        true,
 	"raft.snapshot.trailing_logs": true,
 }
 

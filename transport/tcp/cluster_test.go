@@ -536,11 +536,11 @@ func TestFollowerBehindCompactionReceivesLargeSnapshotOverTCP(t *testing.T) {
 		cfg.SnapshotThreshold = 24
 		cfg.SnapshotInterval = 50 * time.Millisecond
 	}})
-	c.applyMany("before", 5)
+	c.agree(c.applyMany("before", 5).Index)
 	lead := c.leader()
 	f := c.follower(lead)
+	behind := stats(t, f.node).LastIndex
 	f.stop(t)
-	behind, _ := f.fsm.state()
 
 	// The others write on and compact their logs past everything the
 	// stopped follower holds.

@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mandate-raft/mandate/config"
+	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/boltdb"
+	logmem "github.com/mandate-raft/mandate/logstore/memory"
 	"github.com/mandate-raft/mandate/raft"
 	snapfile "github.com/mandate-raft/mandate/snapshot/file"
 	"github.com/mandate-raft/mandate/wire"
@@ -74,7 +76,7 @@ come back. Without --yes it asks for confirmation on the terminal.`,
 					return err
 				}
 			}
-			st, err := openOffline(cfg)
+			st, err := openOffline(cfg, inspect)
 			if err != nil {
 				return err
 			}
@@ -155,15 +157,16 @@ func recoveryConfig(cfg *config.Config, peers []string) (wire.Configuration, err
 
 // offlineStores are a stopped node's log and snapshot stores.
 type offlineStores struct {
-	log   *boltdb.Store
+	log   logstore.Store
 	snaps *snapfile.Store
 }
 
 func (s offlineStores) close() { _ = s.log.Close() }
 
 // openOffline opens the node's stores, failing when the node has none or
-// when a running node holds its log.
-func openOffline(cfg *config.Config) (offlineStores, error) {
+// when a running node holds its log. readOnly (--inspect) stands an empty
+// in-memory log in for a missing one rather than create the file.
+func openOffline(cfg *config.Config, readOnly bool) (offlineStores, error) {
 	// The data directory must exist; the log inside it need not: a node
 	// restored from a backup of its snapshots alone has none yet.
 	if _, err := os.Stat(cfg.DataDir); err != nil {
@@ -171,6 +174,23 @@ func openOffline(cfg *config.Config) (offlineStores, error) {
 	}
 	logPath := filepath.Join(cfg.DataDir, "raft")
 	quiet := hclog.NewNullLogger()
+	openSnaps := func() (*snapfile.Store, error) {
+		snaps, err := snapfile.Open(filepath.Join(cfg.DataDir, "snapshots"), snapfile.Options{Retain: cfg.Raft.Snapshot.Retain, Logger: quiet})
+		if err != nil {
+			return nil, fmt.Errorf("recover: open the snapshots of %s: %w", cfg.NodeID, err)
+		}
+		return snaps, nil
+	}
+	if _, err := os.Stat(logPath); readOnly && errors.Is(err, os.ErrNotExist) {
+		// No log, so no node runs on this directory.
+		snaps, err := openSnaps()
+		if err != nil {
+			return offlineStores{}, err
+		}
+		return offlineStores{log: logmem.New(), snaps: snaps}, nil
+	}
+	// The log's lock first: opening the snapshot store clears unfinished
+	// snapshot files, which must not happen under a running node.
 	store, err := boltdb.Open(logPath, boltdb.Options{Logger: quiet, LockTimeout: recoverLockTimeout})
 	if errors.Is(err, boltdb.ErrLocked) {
 		return offlineStores{}, fmt.Errorf("recover: node %s is running (its log %s is locked): stop it first: %w", cfg.NodeID, logPath, err)
@@ -178,10 +198,10 @@ func openOffline(cfg *config.Config) (offlineStores, error) {
 	if err != nil {
 		return offlineStores{}, fmt.Errorf("recover: open the log of %s: %w", cfg.NodeID, err)
 	}
-	snaps, err := snapfile.Open(filepath.Join(cfg.DataDir, "snapshots"), snapfile.Options{Retain: cfg.Raft.Snapshot.Retain, Logger: quiet})
+	snaps, err := openSnaps()
 	if err != nil {
 		_ = store.Close()
-		return offlineStores{}, fmt.Errorf("recover: open the snapshots of %s: %w", cfg.NodeID, err)
+		return offlineStores{}, err
 	}
 	return offlineStores{log: store, snaps: snaps}, nil
 }

@@ -208,6 +208,18 @@ func (r *raft) handleAppendReject(m wire.Message, pr *tracker.Progress) {
 		r.logger.Debug("ignoring rejection at or below match", "from", m.From, "index", m.Index, "match", pr.Match)
 		return
 	}
+	if m.RejectHint < pr.Match {
+		// The follower refuses an append above what it acknowledged, and
+		// its log ends (or diverges) below that. By Log Matching a correct
+		// follower cannot do that: it lost entries it had acknowledged as
+		// durable (a wiped or restored disk). Waiting for the entries it is
+		// recorded to hold would wait forever; forget them and repair it
+		// from its hint, by snapshot if we compacted that far. (A
+		// duplicated old rejection can land here too; it costs one probe.)
+		r.logger.Warn("follower lost entries it had acknowledged; replicating to it again",
+			"from", m.From, "match", pr.Match, "follower-last-index", m.RejectHint)
+		pr.ForgetMatch()
+	}
 	next := m.RejectHint
 	if m.LogTerm > 0 {
 		// The follower's entry at RejectHint has term LogTerm. Every entry

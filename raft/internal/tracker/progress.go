@@ -101,6 +101,14 @@ func (pr *Progress) BecomeSnapshot(index uint64) {
 	pr.PendingSnapshot = index
 }
 
+// ForgetMatch drops what the follower acknowledged, for a follower that
+// lost its data: it is probed from the start again, and counts towards a
+// quorum only for what it acknowledges from now on.
+func (pr *Progress) ForgetMatch() {
+	pr.Match = 0
+	pr.BecomeProbe()
+}
+
 // MaybeUpdate records that the follower durably holds entries up to n. It
 // returns false for a stale acknowledgement (n <= Match). It also ends a
 // probe wait: the follower answered.

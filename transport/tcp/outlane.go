@@ -22,6 +22,10 @@ const writeBufSize = 64 << 10
 // every queued message without waiting for answers (appends are
 // pipelined; the core bounds how many are in flight), flushes once per
 // batch, and redials with capped exponential backoff after a failure.
+// A connection the peer closed (it restarted, say) is dropped as soon as
+// that is seen, and a batch whose write fails is sent once more on a new
+// connection, so that a restarted peer loses no message it could take:
+// not every message is retried by Raft (a forwarded proposal is not).
 type outLane struct {
 	t     *Transport
 	id    wire.NodeID
@@ -36,6 +40,11 @@ type outLane struct {
 	// deadlineSet is when the connection's write deadline was last moved;
 	// only the lane's goroutine uses it.
 	deadlineSet time.Time
+	// batch holds the messages of the batch being written, to resend
+	// them if the write fails; lastFlush is when a batch last went out.
+	// Only the lane's goroutine uses them.
+	batch     []wire.Message
+	lastFlush time.Time
 }
 
 func (t *Transport) newOutLane(id wire.NodeID, addr string, l lane) *outLane {
@@ -64,6 +73,8 @@ func (o *outLane) run() {
 	defer o.t.wg.Done()
 	var (
 		conn    net.Conn
+		watch   *connWatch
+		gone    <-chan struct{} // watch.gone while connected
 		bw      *bufio.Writer
 		enc     = newMsgEncoder()
 		backoff time.Duration
@@ -72,10 +83,32 @@ func (o *outLane) run() {
 	closeConn := func() {
 		if conn != nil {
 			conn.Close()
-			conn, bw = nil, nil
+			conn, bw, watch, gone = nil, nil, nil, nil
 		}
 	}
 	defer closeConn()
+	// connect dials the peer; on failure it sets the backoff and reports
+	// the peer unreachable.
+	connect := func() bool {
+		c, err := o.t.dial(o.ctx, o.addr, o.id, o.lane)
+		if err != nil {
+			if o.ctx.Err() != nil {
+				return false
+			}
+			o.t.stats.dialFailures.Add(1)
+			backoff = nextBackoff(backoff, o.t.cfg.BackoffMin, o.t.cfg.BackoffMax)
+			retryAt = time.Now().Add(backoff)
+			o.t.log.Debug("cannot reach peer", "peer", o.id, "addr", o.addr, "lane", o.lane, "retry-in", backoff, "error", err)
+			o.t.reportUnreachable(o.id)
+			return false
+		}
+		backoff = 0
+		conn, bw = c, bufio.NewWriterSize(c, writeBufSize)
+		watch = o.t.watchConn(c)
+		gone = watch.gone
+		o.deadlineSet = time.Time{}
+		return true
+	}
 	// A connection idle for half the peer's read timeout is closed here
 	// before the peer closes it under a message in flight.
 	idleAfter := o.t.cfg.ReadTimeout / 2
@@ -89,7 +122,15 @@ func (o *outLane) run() {
 		case <-idle.C:
 			closeConn()
 			continue
+		case <-gone:
+			o.t.log.Debug("peer closed connection", "peer", o.id, "addr", o.addr, "lane", o.lane)
+			closeConn()
+			continue
 		case m = <-o.queue:
+		}
+		if conn != nil && watch.dead(time.Since(o.lastFlush) >= peekAfterIdle) {
+			o.t.log.Debug("peer closed connection", "peer", o.id, "addr", o.addr, "lane", o.lane)
+			closeConn()
 		}
 		if conn == nil {
 			if time.Now().Before(retryAt) {
@@ -99,50 +140,69 @@ func (o *outLane) run() {
 				o.t.reportUnreachable(o.id)
 				continue
 			}
-			c, err := o.t.dial(o.ctx, o.addr, o.id, o.lane)
-			if err != nil {
+			if !connect() {
 				if o.ctx.Err() != nil {
 					return
 				}
-				o.t.stats.dialFailures.Add(1)
 				o.t.stats.dropped.Add(1)
-				backoff = nextBackoff(backoff, o.t.cfg.BackoffMin, o.t.cfg.BackoffMax)
-				retryAt = time.Now().Add(backoff)
-				o.t.log.Debug("cannot reach peer", "peer", o.id, "addr", o.addr, "lane", o.lane, "retry-in", backoff, "error", err)
-				o.t.reportUnreachable(o.id)
 				continue
 			}
-			backoff = 0
-			conn, bw = c, bufio.NewWriterSize(c, writeBufSize)
-			o.deadlineSet = time.Time{}
 		}
-		if err := o.writeBatch(conn, bw, enc, m); err != nil {
+		err := o.writeBatch(conn, bw, enc, m)
+		if err != nil {
 			if o.ctx.Err() != nil {
 				return
 			}
-			o.t.log.Debug("connection to peer lost", "peer", o.id, "addr", o.addr, "lane", o.lane, "error", err)
+			o.t.log.Debug("connection to peer lost, redialing to resend", "peer", o.id, "addr", o.addr, "lane", o.lane, "messages", len(o.batch), "error", err)
 			closeConn()
-			o.t.reportUnreachable(o.id)
+			// Part of the batch may have reached the old connection's
+			// buffers and died there: it is all sent again (Raft takes
+			// duplicates), once.
+			if connect() {
+				err = o.resend(conn, bw, enc)
+			}
+		}
+		o.forgetBatch()
+		if err != nil {
+			if o.ctx.Err() != nil {
+				return
+			}
+			if conn != nil {
+				o.t.log.Debug("connection to peer lost", "peer", o.id, "addr", o.addr, "lane", o.lane, "error", err)
+				closeConn()
+				o.t.reportUnreachable(o.id)
+			}
 			continue
 		}
+		o.lastFlush = time.Now()
 		idle.Reset(idleAfter)
 	}
 }
 
+// forgetBatch empties the batch without keeping its messages' entries
+// reachable.
+func (o *outLane) forgetBatch() {
+	clear(o.batch)
+	o.batch = o.batch[:0]
+}
+
+// resend writes the messages of the batch that failed again, then
+// flushes.
+func (o *outLane) resend(conn net.Conn, bw *bufio.Writer, enc *msgEncoder) error {
+	for i := range o.batch {
+		if err := o.write(conn, bw, enc, &o.batch[i]); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
 // writeBatch writes m and whatever else is queued (up to maxBatch), then
-// flushes once.
+// flushes once. The messages it took are in o.batch.
 func (o *outLane) writeBatch(conn net.Conn, bw *bufio.Writer, enc *msgEncoder, m wire.Message) error {
 	for i := 0; ; i++ {
-		// The deadline bounds a stall, not a batch: a slow but moving
-		// peer keeps its connection. Moving it costs a timer update, so
-		// it moves once a quarter timeout has passed, not per frame.
-		if now := time.Now(); now.Sub(o.deadlineSet) > o.t.cfg.WriteTimeout/4 {
-			if err := conn.SetWriteDeadline(now.Add(o.t.cfg.WriteTimeout)); err != nil {
-				return err
-			}
-			o.deadlineSet = now
-		}
-		if err := o.writeOne(bw, enc, &m); err != nil {
+		o.batch = append(o.batch, m)
+		if err := o.write(conn, bw, enc, &m); err != nil {
 			return err
 		}
 		if i+1 >= maxBatch {
@@ -156,6 +216,20 @@ func (o *outLane) writeBatch(conn net.Conn, bw *bufio.Writer, enc *msgEncoder, m
 		break
 	}
 	return bw.Flush()
+}
+
+// write writes m into bw, moving conn's write deadline when due.
+func (o *outLane) write(conn net.Conn, bw *bufio.Writer, enc *msgEncoder, m *wire.Message) error {
+	// The deadline bounds a stall, not a batch: a slow but moving peer
+	// keeps its connection. Moving it costs a timer update, so it moves
+	// once a quarter timeout has passed, not per frame.
+	if now := time.Now(); now.Sub(o.deadlineSet) > o.t.cfg.WriteTimeout/4 {
+		if err := conn.SetWriteDeadline(now.Add(o.t.cfg.WriteTimeout)); err != nil {
+			return err
+		}
+		o.deadlineSet = now
+	}
+	return o.writeOne(bw, enc, m)
 }
 
 func (o *outLane) writeOne(bw *bufio.Writer, enc *msgEncoder, m *wire.Message) error {

@@ -125,7 +125,12 @@ log: {level: error}
 	}
 
 	d, stop := startFromConfig(t, path)
-	defer stop()
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
 	c, err := client.New([]string{d.HTTPAddr()})
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +153,48 @@ log: {level: error}
 	}
 	code, out, errOut = runCLI(t, "ledger", "deposit", "alice", "5", "--addr", d.HTTPAddr())
 	if code != 0 || !strings.Contains(out, "alice: 5") {
-		t.Errorf("deposit on the recovered node: exit %d\n%s%s", code, out, errOut)
+		t.Fatalf("deposit on the recovered node: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// A backup is the snapshot directory; restored into an empty data
+	// directory and recovered, it is a cluster again with the state the
+	// snapshot holds.
+	if code, out, errOut = runCLI(t, "cluster", "snapshot", "--addr", d.HTTPAddr()); code != 0 {
+		t.Fatalf("snapshot: exit %d\n%s%s", code, out, errOut)
+	}
+	stop()
+	stopped = true
+	restored := filepath.Join(dir, "restored")
+	if err := os.MkdirAll(restored, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(restored, "snapshots"), os.DirFS(filepath.Join(dir, "data", "snapshots"))); err != nil {
+		t.Fatal(err)
+	}
+	path2 := filepath.Join(dir, "restored.yaml")
+	if err := os.WriteFile(path2, []byte(strings.Replace(yaml, filepath.Join(dir, "data"), restored, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "recover", "--config", path2, "--inspect")
+	if code != 0 || !strings.Contains(out, "last log position: term") || strings.Contains(out, "term 0 index 0") {
+		t.Fatalf("inspect of a restored backup: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(restored, "raft")); !os.IsNotExist(err) {
+		t.Errorf("inspect created a log in the restored directory: %v", err)
+	}
+	if code, out, errOut = runCLI(t, "recover", "--config", path2, "--yes"); code != 0 {
+		t.Fatalf("recover of a restored backup: exit %d\n%s%s", code, out, errOut)
+	}
+	d2, stop2 := startFromConfig(t, path2)
+	defer stop2()
+	for {
+		code, out, _ = runCLI(t, "ledger", "balance", "alice", "--addr", d2.HTTPAddr(), "--timeout", "2s")
+		if code == 0 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code != 0 || !strings.Contains(out, "alice: 5") {
+		t.Errorf("balance on the node restored from the backup: exit %d, %q; want alice: 5", code, out)
 	}
 }

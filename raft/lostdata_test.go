@@ -206,3 +206,64 @@ func TestLostDataFollowerIsBroughtBackBySnapshotWhileLeaderRuns(t *testing.T) {
 	}
 	c.checkFSMsAgree()
 }
+
+// A founding member's daemon calls Bootstrap on every start (the package
+// doc allows it). If the member lost its data directory, that call
+// succeeds on the blank stores and hands it the founding configuration,
+// so it no longer looks like a stranger to the other members: it must
+// still not vote a node missing committed entries into office. The set-up
+// is the first test's (the entries are committed on the old leader and
+// this node only; the third node was cut off), but the wiped node
+// bootstraps again before the third node campaigns.
+func TestLostDataFoundingMemberBootstrappedAgainDoesNotElectStaleLeader(t *testing.T) {
+	c := newTestCluster(t, 3, withConfig(func(cfg *Config) {
+		cfg.TrailingLogs = 2
+		cfg.DisablePreVote = true
+	}))
+	c.start(true)
+	lead := c.waitLeader()
+	others := c.others(lead)
+	stale, wiped := others[0], others[1]
+	var acks ackLog
+	c.applyAll(&acks, "early", 3)
+
+	c.isolate(stale)
+	last := c.applyAll(&acks, "without-stale", 10, lead, wiped)
+	waitFor(t, "the future wiped node to apply everything", func() bool {
+		return c.nodes[wiped].fsm.lastIndex() >= last.Index
+	})
+	c.snapshotOn(lead)
+
+	c.stopNode(lead)
+	c.stopNode(wiped)
+	c.wipe(wiped)
+	n := c.startNode(wiped)
+	err := n.Bootstrap(c.conf)
+	if err != nil {
+		// Refusing, with a clear error, is a sound answer too; then the
+		// node stays a stranger and the first test covers the rest.
+		t.Logf("bootstrap of the wiped founding member refused: %v", err)
+	}
+	c.net.Rejoin(c.nodes[stale].addr)
+
+	startTerm := c.stats(stale).Term
+	waitFor(t, "the stale node to campaign several times", func() bool {
+		if c.node(stale).State() == Leader {
+			t.Fatalf("%s leads without the committed entries up to %d (the wiped founding member, bootstrapped again, voted for it: %+v)",
+				stale, last.Index, c.stats(wiped))
+		}
+		return c.stats(stale).Term >= startTerm+4
+	})
+
+	c.startNode(lead)
+	lead2 := c.waitLeader()
+	after := c.applyAll(&acks, "after-return", 3)
+	c.waitApplied(after.Index)
+	c.checkFSMsAgree()
+	for _, id := range c.ids {
+		acks.checkPresent(t, id, c.nodes[id].fsm)
+	}
+	if lead2 != lead {
+		t.Fatalf("%s leads; only %s held every committed entry", lead2, lead)
+	}
+}

@@ -91,10 +91,13 @@ func TestCrashingLeadersRightAfterProposingNeverCommitTwoValues(t *testing.T) {
 		lead := c.waitLeader()
 		cmd := fmt.Sprintf("round-%d", round)
 		done := make(chan verdict, 1)
+		// Taken before the crash below: stopNode forgets the node, and the
+		// proposal must meet the crash, not a missing node.
+		node := c.node(lead)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), waitDeadline)
 			defer cancel()
-			res, err := c.node(lead).Apply(ctx, []byte(cmd))
+			res, err := node.Apply(ctx, []byte(cmd))
 			if err == nil {
 				acks.add(cmd, res.Index)
 			}

@@ -79,8 +79,7 @@ type Snapshot struct {
 	// Threshold: snapshot once this many entries were applied since the
 	// last one.
 	Threshold uint64
-	// Interval: how often to check the threshold; 0 checks after every
-	// apply batch.
+	// Interval: how often to check the threshold; 0 means the default.
 	Interval time.Duration
 	// Retain: how many snapshots to keep on disk (at least 1).
 	Retain int

@@ -105,9 +105,18 @@ func (p *persister) write(batch []persistItem) error {
 	if err := n.storage.append(acc.take()); err != nil {
 		return err
 	}
+	// A term or vote change is written before the messages that depend on
+	// it leave. A change of the commit index alone promises nothing to
+	// anyone, so its (lazy) write waits until the acknowledgements are
+	// out: it must not add a commit to their path.
+	commitOnly := false
 	if !hs.IsEmpty() {
-		if err := p.writeHardState(hs); err != nil {
-			return err
+		stored := *n.persistHS.Load()
+		commitOnly = hs.Term == stored.Term && hs.Vote == stored.Vote
+		if !commitOnly {
+			if err := p.writeHardState(hs); err != nil {
+				return err
+			}
 		}
 	}
 	for _, m := range msgs {
@@ -121,6 +130,10 @@ func (p *persister) write(batch []persistItem) error {
 	}
 	if lastEnt != nil {
 		n.stepLocal(wire.Message{Type: wire.MsgStorageAppendResp, Index: lastEnt.Index, LogTerm: lastEnt.Term})
+	}
+	if commitOnly {
+		// The entries it covers were written above.
+		return p.writeHardState(hs)
 	}
 	return nil
 }

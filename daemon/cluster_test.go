@@ -257,18 +257,30 @@ func TestANewNodeJoinsThroughTheHTTPAPIAndCanBeRemoved(t *testing.T) {
 		t.Fatalf("n4 failed to join: %v", err)
 	}
 	defer d4.Shutdown(context.Background())
-	m, err := all.Members(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n4 *client.Member
-	for i := range m.Members {
-		if m.Members[i].ID == "n4" {
-			n4 = &m.Members[i]
+	// The join returns once the promotion committed on the leader; the node
+	// the client reaches answers from its own log, which may lag by that
+	// one configuration entry, so wait for it to catch up.
+	var members []client.Member
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		m, err := all.Members(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(m.Members) != 4 || n4 == nil || n4.Role != "voter" || n4.Address != d4.RaftAddr() {
-		t.Fatalf("members after the join = %+v; want n4 as a voter at %s", m.Members, d4.RaftAddr())
+		members = m.Members
+		var n4 *client.Member
+		for i := range members {
+			if members[i].ID == "n4" {
+				n4 = &members[i]
+			}
+		}
+		if len(members) == 4 && n4 != nil && n4.Role == "voter" && n4.Address == d4.RaftAddr() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members after the join = %+v; want n4 as a voter at %s", members, d4.RaftAddr())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// The new member holds the ledger.
 	c4, _ := client.New([]string{d4.HTTPAddr()})
@@ -283,7 +295,7 @@ func TestANewNodeJoinsThroughTheHTTPAPIAndCanBeRemoved(t *testing.T) {
 	if _, err := all.RemoveMember(ctx, "n9"); client.CodeOf(err) != client.CodeUnknownMember {
 		t.Errorf("removing n9: %v; want unknown_member", err)
 	}
-	if m, err = all.RemoveMember(ctx, "n4"); err != nil || len(m.Members) != 3 {
+	if m, err := all.RemoveMember(ctx, "n4"); err != nil || len(m.Members) != 3 {
 		t.Fatalf("remove n4: %+v, %v", m, err)
 	}
 }

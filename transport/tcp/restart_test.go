@@ -1,7 +1,10 @@
 package tcp
 
 import (
+	"bufio"
 	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,5 +80,108 @@ func TestMessagesAfterPeerRestartOnSameAddressAreDelivered(t *testing.T) {
 				sendAndExpect(rb, fmt.Sprintf("right after restart %d", round))
 			}
 		})
+	}
+}
+
+// stallingPeer accepts message lanes like a Transport, but never reads
+// the first connection after its handshake: writes to it stall until they
+// time out. Messages read on later connections go to msgs.
+type stallingPeer struct {
+	ln    net.Listener
+	msgs  chan wire.Message
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newStallingPeer(t *testing.T) *stallingPeer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallingPeer{ln: ln, msgs: make(chan wire.Message, 1024)}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *stallingPeer) accept() {
+	defer p.wg.Done()
+	for n := 0; ; n++ {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c)
+		p.mu.Unlock()
+		if tc, ok := c.(*net.TCPConn); ok && n == 0 {
+			// A small, fixed receive buffer (no autotuning) keeps what
+			// the stalled connection absorbs to the sender's buffer.
+			_ = tc.SetReadBuffer(64 << 10)
+		}
+		p.wg.Add(1)
+		go func(first bool) {
+			defer p.wg.Done()
+			br := bufio.NewReader(c)
+			if _, err := decodeHello(br); err != nil {
+				return
+			}
+			if _, err := c.Write(encodeVerdict("")); err != nil || first {
+				return // the first connection is never read again
+			}
+			fr := frameReader{r: br, max: DefaultMaxFrameSize}
+			dec := newMsgDecoder()
+			for {
+				payload, err := fr.next()
+				if err != nil {
+					return
+				}
+				m, err := dec.decode(payload)
+				if err != nil {
+					return
+				}
+				p.msgs <- m
+			}
+		}(n == 0)
+	}
+}
+
+// A batch whose write fails (here: the peer stopped reading and the write
+// timed out) is written again on a new connection rather than dropped.
+func TestBatchWhoseWriteFailsIsSentAgainOnANewConnection(t *testing.T) {
+	peer := newStallingPeer(t)
+	cfg := testConfig(t, "a")
+	cfg.WriteTimeout = time.Second
+	a, _ := started(t, cfg)
+	a.SetPeer("b", peer.ln.Addr().String())
+	// The first message is far larger than what the kernel buffers of the
+	// stalled connection hold (a few MiB at most), so its write is the one
+	// that stalls and fails, whatever the batching.
+	huge := make([]byte, 8<<20)
+	a.Send(wire.Message{Type: wire.MsgApp, From: "a", To: "b", Term: 1, Index: 1, Entries: []wire.Entry{{Index: 1, Term: 1, Data: huge}}})
+	a.Send(wire.Message{Type: wire.MsgApp, From: "a", To: "b", Term: 1, Index: 2, Entries: []wire.Entry{{Index: 2, Term: 1, Data: []byte("small")}}})
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case m := <-peer.msgs:
+			if m.Index == 1 {
+				if len(m.Entries) != 1 || len(m.Entries[0].Data) != len(huge) {
+					t.Fatalf("message 1 arrived damaged: %v", m)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the message whose write failed never arrived on a new connection (stats %+v)", a.Stats())
+		}
 	}
 }

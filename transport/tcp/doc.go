@@ -12,6 +12,14 @@
 // cannot be reached its messages are dropped (Raft retries) and the handler
 // hears ReportUnreachable.
 //
+// A peer that restarts on its address must not lose what is sent to it
+// next (not every message is retried by Raft: a forwarded proposal is
+// not). A goroutine reads each outbound connection, on which the peer
+// never writes, so that a FIN or reset tears the lane's connection down at
+// once; before writing to a connection idle for a millisecond the lane
+// also peeks at its socket without blocking. A batch whose write fails is
+// sent once more on a new connection (Raft takes duplicates).
+//
 // A lane writes every queued message without waiting for answers, so
 // appends are pipelined (the core bounds how many are in flight), and
 // flushes once per batch. Each connection reuses one msgpack encoder or

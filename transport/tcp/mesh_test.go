@@ -60,9 +60,19 @@ func TestFullMeshDeliversEverythingInOrder(t *testing.T) {
 			next[m.From] = m.Index
 		}
 	}
+	// A message is counted received once the handler has taken it, a
+	// moment after the test may have seen it: wait for the counters.
+	deadline := time.Now().Add(20 * time.Second)
 	for i, tr := range trs {
-		if s := tr.Stats(); s.MessagesSent != (nodes-1)*perPeer || s.MessagesReceived != (nodes-1)*perPeer || s.MessagesDropped != 0 {
-			t.Errorf("%s stats %+v: want %d sent and received, none dropped", ids[i], s, (nodes-1)*perPeer)
+		for {
+			s := tr.Stats()
+			if s.MessagesSent == (nodes-1)*perPeer && s.MessagesReceived == (nodes-1)*perPeer && s.MessagesDropped == 0 {
+				break
+			}
+			if s.MessagesDropped != 0 || time.Now().After(deadline) {
+				t.Fatalf("%s stats %+v: want %d sent and received, none dropped", ids[i], s, (nodes-1)*perPeer)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
 }

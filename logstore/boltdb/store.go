@@ -1,15 +1,13 @@
 // Package boltdb is the durable logstore.Store, kept in one bolt database
-// file in the layout of github.com/hashicorp/raft-boltdb/v2 (either can
-// open a file the other wrote; records are encoded here, see bolt.go).
+// file through github.com/hashicorp/raft-boltdb/v2.
 //
 // Every entry is stored as a raft.Log record whose Index and Term are the
 // entry's, and whose Data is the rest of the entry (msgpack) followed by a
 // CRC-32C of the whole record, so that a flipped bit is reported as
 // logstore.ErrCorrupt instead of being handed to the FSM. Each StoreEntries
-// call is one bolt transaction, hence one commit (bolt's two fdatasyncs),
-// whatever its size; a batch that replaces a suffix overwrites the stale
-// tail with tombstones in that same transaction, so a crash leaves the old
-// log or the new one.
+// call is one bolt transaction, hence one fsync, whatever its size; a batch
+// that replaces a suffix overwrites the stale tail with tombstones in that
+// same transaction, so a crash leaves the old log or the new one.
 package boltdb
 
 import (
@@ -64,7 +62,7 @@ type Options struct {
 // readers do not wait for an append's fsync, only for writes that change
 // entries they might be reading (a suffix replacement, a compaction).
 type Store struct {
-	db     *boltFile
+	db     *raftboltdb.BoltStore
 	path   string
 	logger hclog.Logger
 
@@ -116,7 +114,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := preflight(path); err != nil {
 		return nil, err
 	}
-	db, err := openBolt(path, &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType}, opts.UnsafeNoSync)
+	db, err := raftboltdb.New(raftboltdb.Options{
+		Path:        path,
+		BoltOptions: &bbolt.Options{Timeout: opts.LockTimeout, FreelistType: bbolt.FreelistMapType},
+		NoSync:      opts.UnsafeNoSync,
+	})
 	switch {
 	case errors.Is(err, bbolt.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/mandate-raft/mandate/transport"
+	"github.com/mandate-raft/mandate/transport/internal/unreachable"
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -32,10 +33,8 @@ type Transport struct {
 	closed  bool
 	addrs   map[wire.NodeID]string
 	peers   map[wire.NodeID]*peer
-	// reporting holds the peers with an unreachable report queued, so a
-	// flood of failed sends yields one report at a time per peer.
-	reporting map[wire.NodeID]bool
-	reports   chan wire.NodeID
+	// unreachable coalesces and delivers ReportUnreachable calls.
+	unreachable *unreachable.Reporter
 
 	// inMu guards inbound delivery: deliveries hold it for reading,
 	// Close takes it for writing so that none starts after Close.
@@ -54,15 +53,14 @@ type Transport struct {
 func newTransport(n *Network, addr string) *Transport {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Transport{
-		net:       n,
-		addr:      addr,
-		addrs:     map[wire.NodeID]string{},
-		peers:     map[wire.NodeID]*peer{},
-		reporting: map[wire.NodeID]bool{},
-		reports:   make(chan wire.NodeID, 64),
-		inbound:   map[*io.PipeReader]struct{}{},
-		ctx:       ctx,
-		cancel:    cancel,
+		net:         n,
+		addr:        addr,
+		addrs:       map[wire.NodeID]string{},
+		peers:       map[wire.NodeID]*peer{},
+		unreachable: unreachable.New(64),
+		inbound:     map[*io.PipeReader]struct{}{},
+		ctx:         ctx,
+		cancel:      cancel,
 	}
 }
 
@@ -137,34 +135,20 @@ func (t *Transport) Send(m wire.Message) {
 	}
 }
 
-// reportUnreachable queues a ReportUnreachable(id) for the handler without
+// reportUnreachable queues ReportUnreachable(id) for the handler without
 // blocking the caller (which may be the node's own event loop).
 func (t *Transport) reportUnreachable(id wire.NodeID) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed || t.handler == nil || t.reporting[id] {
-		return
-	}
-	select {
-	case t.reports <- id:
-		t.reporting[id] = true
-	default:
+	ready := !t.closed && t.handler != nil
+	t.mu.Unlock()
+	if ready {
+		t.unreachable.Report(id)
 	}
 }
 
 func (t *Transport) reportLoop(h transport.Handler) {
 	defer t.wg.Done()
-	for {
-		select {
-		case <-t.ctx.Done():
-			return
-		case id := <-t.reports:
-			t.mu.Lock()
-			delete(t.reporting, id)
-			t.mu.Unlock()
-			h.ReportUnreachable(id)
-		}
-	}
+	t.unreachable.Run(t.ctx, h.ReportUnreachable)
 }
 
 // deliver hands m to t's handler unless t is closed or not started. It

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mandate-raft/mandate/transport"
+	"github.com/mandate-raft/mandate/transport/internal/unreachable"
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -32,10 +33,8 @@ type Transport struct {
 	addrs   map[wire.NodeID]string
 	peers   map[wire.NodeID]*peer
 	inbound map[net.Conn]struct{}
-	// reporting holds peers with an unreachable report queued, so a flood
-	// of failures yields one report at a time per peer.
-	reporting map[wire.NodeID]bool
-	reports   chan wire.NodeID
+	// unreachable coalesces and delivers ReportUnreachable calls.
+	unreachable *unreachable.Reporter
 
 	inboundSem chan struct{}
 	ctx        context.Context
@@ -64,19 +63,18 @@ func New(cfg Config) (*Transport, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Transport{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		ln:         ln,
-		addr:       addr,
-		limiter:    newLimiter(cfg.SnapshotBandwidth),
-		addrs:      map[wire.NodeID]string{},
-		peers:      map[wire.NodeID]*peer{},
-		inbound:    map[net.Conn]struct{}{},
-		reporting:  map[wire.NodeID]bool{},
-		reports:    make(chan wire.NodeID, 64),
-		inboundSem: make(chan struct{}, cfg.MaxInboundConns),
-		ctx:        ctx,
-		cancel:     cancel,
+		cfg:         cfg,
+		log:         cfg.Logger,
+		ln:          ln,
+		addr:        addr,
+		limiter:     newLimiter(cfg.SnapshotBandwidth),
+		addrs:       map[wire.NodeID]string{},
+		peers:       map[wire.NodeID]*peer{},
+		inbound:     map[net.Conn]struct{}{},
+		unreachable: unreachable.New(64),
+		inboundSem:  make(chan struct{}, cfg.MaxInboundConns),
+		ctx:         ctx,
+		cancel:      cancel,
 	}
 	t.snaps = newSnapReceiver(t)
 	return t, nil
@@ -179,33 +177,19 @@ func (t *Transport) Send(m wire.Message) {
 }
 
 // reportUnreachable queues ReportUnreachable(id) for the handler without
-// blocking the caller.
+// blocking the caller (which may be the node's own event loop).
 func (t *Transport) reportUnreachable(id wire.NodeID) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed || t.handler == nil || t.reporting[id] {
-		return
-	}
-	select {
-	case t.reports <- id:
-		t.reporting[id] = true
-	default:
+	ready := !t.closed && t.handler != nil
+	t.mu.Unlock()
+	if ready {
+		t.unreachable.Report(id)
 	}
 }
 
 func (t *Transport) reportLoop(h transport.Handler) {
 	defer t.wg.Done()
-	for {
-		select {
-		case <-t.ctx.Done():
-			return
-		case id := <-t.reports:
-			t.mu.Lock()
-			delete(t.reporting, id)
-			t.mu.Unlock()
-			h.ReportUnreachable(id)
-		}
-	}
+	t.unreachable.Run(t.ctx, h.ReportUnreachable)
 }
 
 // dial opens a connection of the given lane to the node id at addr and

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,69 +32,48 @@ func newLedgerCmd() *cobra.Command {
 			}
 		})
 	}
+	// write runs a ledger write whose AMOUNT is its last argument and
+	// prints the committed answer.
+	write := func(send func(ctx context.Context, c *client.Client, args []string, amount int64) (client.WriteResponse, error)) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			amount, err := parseAmount(args[len(args)-1])
+			if err != nil {
+				return err
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := f.withTimeout(cmd)
+			defer cancel()
+			r, err := send(ctx, c, args, amount)
+			if err != nil {
+				return err
+			}
+			return printWrite(cmd, r)
+		}
+	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "deposit ACCOUNT AMOUNT",
 		Short: "Credit AMOUNT to ACCOUNT (opening it if new)",
 		Args:  exactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			amount, err := parseAmount(args[1])
-			if err != nil {
-				return err
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := f.withTimeout(cmd)
-			defer cancel()
-			r, err := c.Deposit(ctx, client.DepositRequest{RequestID: requestID, Account: args[0], Amount: amount})
-			if err != nil {
-				return err
-			}
-			return printWrite(cmd, r)
-		},
+		RunE: write(func(ctx context.Context, c *client.Client, args []string, amount int64) (client.WriteResponse, error) {
+			return c.Deposit(ctx, client.DepositRequest{RequestID: requestID, Account: args[0], Amount: amount})
+		}),
 	}, &cobra.Command{
 		Use:   "withdraw ACCOUNT AMOUNT",
 		Short: "Debit AMOUNT from ACCOUNT (never below zero)",
 		Args:  exactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			amount, err := parseAmount(args[1])
-			if err != nil {
-				return err
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := f.withTimeout(cmd)
-			defer cancel()
-			r, err := c.Withdraw(ctx, client.WithdrawRequest{RequestID: requestID, Account: args[0], Amount: amount})
-			if err != nil {
-				return err
-			}
-			return printWrite(cmd, r)
-		},
+		RunE: write(func(ctx context.Context, c *client.Client, args []string, amount int64) (client.WriteResponse, error) {
+			return c.Withdraw(ctx, client.WithdrawRequest{RequestID: requestID, Account: args[0], Amount: amount})
+		}),
 	}, &cobra.Command{
 		Use:   "transfer FROM TO AMOUNT",
 		Short: "Move AMOUNT from FROM to TO atomically",
 		Args:  exactArgs(3),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			amount, err := parseAmount(args[2])
-			if err != nil {
-				return err
-			}
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := f.withTimeout(cmd)
-			defer cancel()
-			r, err := c.Transfer(ctx, client.TransferRequest{RequestID: requestID, From: args[0], To: args[1], Amount: amount})
-			if err != nil {
-				return err
-			}
-			return printWrite(cmd, r)
-		},
+		RunE: write(func(ctx context.Context, c *client.Client, args []string, amount int64) (client.WriteResponse, error) {
+			return c.Transfer(ctx, client.TransferRequest{RequestID: requestID, From: args[0], To: args[1], Amount: amount})
+		}),
 	}, &cobra.Command{
 		Use:   "balance ACCOUNT",
 		Short: "Show one account's balance",

@@ -27,6 +27,9 @@ type loopState struct {
 	lastBatch int
 	// recent holds the forwarded proposals appended in this term.
 	recent recentProposals
+	// founding is a Bootstrap waiting for the other founding members
+	// (founding.go); nil otherwise.
+	founding *founding
 }
 
 // maxEventsPerReady bounds how many inputs the loop steps before it
@@ -44,6 +47,7 @@ func (n *Node) run() {
 		select {
 		case <-ticker.C():
 			n.advanceClock(true)
+			n.tickFounding()
 		case m := <-n.recvc:
 			n.advanceClock(false)
 			n.stepPeer(m)
@@ -137,6 +141,10 @@ func (n *Node) drainInputs() {
 // proposals with its own clock (Entry.Time is always the leader's) and
 // drops copies of forwarded proposals it already appended in this term.
 func (n *Node) stepPeer(m wire.Message) {
+	if m.Type == wire.MsgFoundingQuery || m.Type == wire.MsgFoundingQueryResp {
+		n.stepFounding(m)
+		return
+	}
 	if m.Type == wire.MsgProp && n.loop.soft.State == core.StateLeader {
 		m.Entries = n.loop.recent.filter(n.pub.term.Load(), slices.Clone(m.Entries))
 		if len(m.Entries) == 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -209,26 +208,18 @@ func TestLostDataFollowerIsBroughtBackBySnapshotWhileLeaderRuns(t *testing.T) {
 }
 
 // A founding member's daemon calls Bootstrap on every start (the package
-// doc allows it). If the member lost its data directory, that call
-// succeeds on the blank stores and hands it the founding configuration,
-// so it no longer looks like a stranger to the other members: it must
-// still not vote a node missing committed entries into office. The set-up
-// is the first test's (the entries are committed on the old leader and
-// this node only; the third node was cut off), but the wiped node
-// bootstraps again before the third node campaigns.
-//
-// OPEN SAFETY BUG, skipped so that the suite stays green while it is open:
-// Bootstrap on blank stores cannot tell a new founding member from one that
-// lost its disk, and the latter votes a stale leader into office (seen:
-// State Machine Safety broken at the next write). Until members carry an
-// incarnation id the cluster checks, an operator must never restart a
-// member whose data directory was lost with bootstrap on: remove it and add
-// it back as a new member, or restore its data (docs/operations.md).
-// MANDATE_RUN_OPEN_BUGS=1 runs it.
+// doc allows it). If the member lost its data directory, that call finds
+// blank stores, and a naive Bootstrap would hand it the founding
+// configuration again: it would no longer look like a stranger to the
+// other members, and it would vote a node missing committed entries into
+// office. The set-up is the first test's (the entries are committed on the
+// old leader and this node only; the third node was cut off), but the
+// wiped node bootstraps again before the third node campaigns. Bootstrap
+// on blank stores first asks the other founding members what they hold:
+// the stale node, once reachable, answers that it holds more than the
+// founding configuration, so the wiped node never writes it and stays a
+// blank member that votes for nobody until the leader sends it the state.
 func TestLostDataFoundingMemberBootstrappedAgainDoesNotElectStaleLeader(t *testing.T) {
-	if os.Getenv("MANDATE_RUN_OPEN_BUGS") == "" {
-		t.Skip("open safety bug: a wiped founding member bootstrapped again can elect a stale leader (see the comment; MANDATE_RUN_OPEN_BUGS=1 runs it)")
-	}
 	c := newTestCluster(t, 3, withConfig(func(cfg *Config) {
 		cfg.TrailingLogs = 2
 		cfg.DisablePreVote = true
@@ -251,13 +242,19 @@ func TestLostDataFoundingMemberBootstrappedAgainDoesNotElectStaleLeader(t *testi
 	c.stopNode(wiped)
 	c.wipe(wiped)
 	n := c.startNode(wiped)
-	err := n.Bootstrap(c.conf)
-	if err != nil {
-		// Refusing, with a clear error, is a sound answer too; then the
-		// node stays a stranger and the first test covers the rest.
-		t.Logf("bootstrap of the wiped founding member refused: %v", err)
+	if err := n.Bootstrap(c.conf); err != nil {
+		t.Fatalf("bootstrap of the wiped founding member: %v", err)
+	}
+	if s := c.stats(wiped); len(s.AwaitingFounders) != 2 || len(s.Config.Servers) != 0 {
+		t.Fatalf("the wiped member, with nobody answering, should wait for both others with nothing written: %+v", s)
 	}
 	c.net.Rejoin(c.nodes[stale].addr)
+	waitFor(t, "the stale node's answer that it holds more than the founding configuration", func() bool {
+		return len(c.stats(wiped).AwaitingFounders) == 0
+	})
+	if s := c.stats(wiped); len(s.Config.Servers) != 0 || s.LastIndex != 0 {
+		t.Fatalf("the wiped member wrote the founding configuration again: %+v", s)
+	}
 
 	startTerm := c.stats(stale).Term
 	waitFor(t, "the stale node to campaign several times", func() bool {
@@ -267,6 +264,9 @@ func TestLostDataFoundingMemberBootstrappedAgainDoesNotElectStaleLeader(t *testi
 		}
 		return c.stats(stale).Term >= startTerm+4
 	})
+	if s := c.stats(wiped); s.Vote != wire.None || len(s.Config.Servers) != 0 {
+		t.Fatalf("the wiped member voted or took a configuration from the stale node: %+v", s)
+	}
 
 	c.startNode(lead)
 	lead2 := c.waitLeader()

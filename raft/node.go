@@ -271,15 +271,24 @@ func (n *Node) restoreSnapshot(id string) error {
 }
 
 // Bootstrap makes this node a founding member of a new cluster with
-// configuration conf: it persists the configuration as log entry 1 (term 1)
-// and restarts the core on it. Every founding member is bootstrapped with
-// the same conf. It returns ErrAlreadyBootstrapped if the node already has
-// state, unless its log begins with the identical bootstrap entry (so a
-// daemon may call it on every start).
+// configuration conf; every founding member is bootstrapped with the same
+// conf. On blank stores it first asks every other founding voter what it
+// holds, and persists conf as log entry 1 only once each has answered that
+// it holds nothing more: so a member that lost its data directory does
+// not found the cluster a second time (it waits, blank, for the leader to
+// send it the cluster's state), and a new cluster forms once every
+// founding voter is up. Bootstrap returns once the question is asked;
+// Stats.AwaitingFounders lists who has yet to answer. On stores that
+// already hold this bootstrap entry it does nothing (so a daemon may call
+// it on every start); on stores holding anything else it returns
+// ErrAlreadyBootstrapped.
 func (n *Node) Bootstrap(conf wire.Configuration) error {
 	ent, err := core.Bootstrap(conf)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if _, ok := conf.Server(n.id); !ok {
+		return fmt.Errorf("bootstrap: %w: this node (%s) is not in the founding configuration", ErrInvalidConfig, n.id)
 	}
 	errc := make(chan error, 1)
 	if err := n.sendLocal(context.Background(), func() { errc <- n.bootstrapOnLoop(ent) }); err != nil {
@@ -294,38 +303,74 @@ func (n *Node) Bootstrap(conf wire.Configuration) error {
 }
 
 func (n *Node) bootstrapOnLoop(ent wire.Entry) error {
-	hs, hasHS, err := n.store.HardState()
+	blank, hs, err := n.blankStores()
 	if err != nil {
-		return fmt.Errorf("bootstrap: read hard state: %w", err)
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if blank {
+		return n.startFounding(ent)
+	}
+	first, _ := n.store.FirstIndex()
+	if first == 1 {
+		if ents, err := n.store.Entries(1, 2, 0); err == nil && len(ents) == 1 && sameEntry(ents[0], ent) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: hard state %+v, last index %d", ErrAlreadyBootstrapped, hs, n.storage.LastIndex())
+}
+
+// blankStores reports whether this node holds no log entry and no
+// snapshot, durably or on its way to the disk, and returns its durable
+// hard state (a blank node may have taken a term from a leader's message).
+func (n *Node) blankStores() (bool, wire.HardState, error) {
+	hs, _, err := n.store.HardState()
+	if err != nil {
+		return false, hs, fmt.Errorf("read hard state: %w", err)
 	}
 	last, err := n.store.LastIndex()
 	if err != nil {
-		return fmt.Errorf("bootstrap: read last index: %w", err)
+		return false, hs, fmt.Errorf("read last index: %w", err)
 	}
-	if hasHS || last > 0 || n.storage.Snapshot().Index > 0 || n.persistQ.len() > 0 {
-		first, _ := n.store.FirstIndex()
-		if first == 1 && last >= 1 {
-			if ents, err := n.store.Entries(1, 2, 0); err == nil && len(ents) == 1 && sameEntry(ents[0], ent) {
-				return nil
-			}
-		}
-		return fmt.Errorf("%w: hard state %+v, last index %d", ErrAlreadyBootstrapped, hs, last)
+	return last == 0 && n.storage.Snapshot().Index == 0 && n.persistQ.len() == 0, hs, nil
+}
+
+// writeFounding persists the founding configuration entry ent and restarts
+// the core on it. maxTerm is the highest term the other founding members
+// reported: the node starts in that term having voted for itself, so that
+// it casts no second vote in a term it may have voted in before it lost
+// its data.
+func (n *Node) writeFounding(ent wire.Entry, maxTerm uint64) error {
+	blank, hs, err := n.blankStores()
+	if err != nil {
+		return err
+	}
+	if !blank {
+		n.log.Info("bootstrap: not writing the founding configuration: this node received the cluster's state from its leader meanwhile")
+		return nil
+	}
+	term := max(1, hs.Term, maxTerm)
+	vote := wire.None
+	if term == hs.Term {
+		vote = hs.Vote
+	}
+	if term > 1 && vote == wire.None {
+		vote = n.id
 	}
 	if err := n.store.StoreEntries([]wire.Entry{ent}); err != nil {
-		return fmt.Errorf("bootstrap: store entry 1: %w", err)
+		return fmt.Errorf("store entry 1: %w", err)
 	}
-	hs = wire.HardState{Term: 1}
+	hs = wire.HardState{Term: term, Vote: vote}
 	if err := n.store.SetHardState(hs); err != nil {
-		return fmt.Errorf("bootstrap: store hard state: %w", err)
+		return fmt.Errorf("store hard state: %w", err)
 	}
 	if err := n.storage.reload(); err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
+		return err
 	}
 	n.persistHS.Store(&hs)
 	if err := n.startCore(hs, 0); err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
+		return err
 	}
-	n.log.Info("bootstrapped", "voters", ent.Config.Voters())
+	n.log.Info("bootstrapped", "voters", ent.Config.Voters(), "term", term)
 	return nil
 }
 

@@ -109,38 +109,54 @@ type Stats struct {
 	// storage and apply stages; past a bound (65536) the node stops taking
 	// proposals until they drain.
 	PendingWrites, PendingApplies int64
+	// AwaitingFounders lists the founding voters a Bootstrap on blank
+	// stores is still waiting to hear from before it writes the founding
+	// configuration (see Node.Bootstrap); empty otherwise.
+	AwaitingFounders []wire.NodeID
 }
 
 // Stats returns a snapshot of the node's state, taken on the event loop.
 func (n *Node) Stats(ctx context.Context) (Stats, error) {
-	ch := make(chan core.Status, 1)
-	if err := n.sendLocal(ctx, func() { ch <- n.rn.Status() }); err != nil {
+	type loopView struct {
+		st       core.Status
+		founders []wire.NodeID
+	}
+	ch := make(chan loopView, 1)
+	if err := n.sendLocal(ctx, func() {
+		v := loopView{st: n.rn.Status()}
+		if f := n.loop.founding; f != nil {
+			v.founders = f.pending()
+		}
+		ch <- v
+	}); err != nil {
 		return Stats{}, err
 	}
-	var st core.Status
+	var v loopView
 	select {
-	case st = <-ch:
+	case v = <-ch:
 	case <-ctx.Done():
 		return Stats{}, ctx.Err()
 	case <-n.stopc:
 		return Stats{}, n.stoppedErr()
 	}
+	st := v.st
 	s := Stats{
-		ID:             n.id,
-		State:          stateOf(st.SoftState.State),
-		Term:           st.HardState.Term,
-		Vote:           st.HardState.Vote,
-		Leader:         st.SoftState.Lead,
-		LeaderAddress:  n.addressOf(st.SoftState.Lead),
-		Commit:         st.HardState.Commit,
-		Applied:        n.pub.applied.Load(),
-		LastIndex:      st.LastIndex,
-		StableIndex:    st.StableIndex,
-		FirstIndex:     n.storage.FirstIndex(),
-		SnapshotIndex:  n.storage.Snapshot().Index,
-		Config:         st.Config.Clone(),
-		PendingWrites:  n.persistBacklog.Load(),
-		PendingApplies: n.applyBacklog.Load(),
+		ID:               n.id,
+		State:            stateOf(st.SoftState.State),
+		Term:             st.HardState.Term,
+		Vote:             st.HardState.Vote,
+		Leader:           st.SoftState.Lead,
+		LeaderAddress:    n.addressOf(st.SoftState.Lead),
+		Commit:           st.HardState.Commit,
+		Applied:          n.pub.applied.Load(),
+		LastIndex:        st.LastIndex,
+		StableIndex:      st.StableIndex,
+		FirstIndex:       n.storage.FirstIndex(),
+		SnapshotIndex:    n.storage.Snapshot().Index,
+		Config:           st.Config.Clone(),
+		PendingWrites:    n.persistBacklog.Load(),
+		PendingApplies:   n.applyBacklog.Load(),
+		AwaitingFounders: v.founders,
 	}
 	if st.Progress != nil {
 		s.Progress = make(map[wire.NodeID]PeerProgress, len(st.Progress))

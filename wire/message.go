@@ -30,6 +30,8 @@ const (
 	MsgReadIndexResp                        // the leader's answer to a forwarded MsgReadIndex
 	MsgStorageAppendResp                    // local: entries up to (Index, LogTerm) and the hard state are durable
 	MsgStorageSnapResp                      // local: the snapshot at Snapshot.Index is installed durably
+	MsgFoundingQuery                        // a founding member with blank stores asks another what it holds (see MsgFoundingQueryResp)
+	MsgFoundingQueryResp                    // answer: Term is the sender's term, Index its last log index; Reject means it holds more than the founding configuration
 	msgTypeCount
 )
 
@@ -38,7 +40,8 @@ var msgNames = [...]string{
 	"MsgVoteResp", "MsgPreVote", "MsgPreVoteResp", "MsgSnap", "MsgHeartbeat",
 	"MsgHeartbeatResp", "MsgUnreachable", "MsgSnapStatus", "MsgCheckQuorum",
 	"MsgTransferLeader", "MsgTimeoutNow", "MsgReadIndex", "MsgReadIndexResp",
-	"MsgStorageAppendResp", "MsgStorageSnapResp",
+	"MsgStorageAppendResp", "MsgStorageSnapResp", "MsgFoundingQuery",
+	"MsgFoundingQueryResp",
 }
 
 // String returns the message type's name.
@@ -66,7 +69,8 @@ func (t MessageType) IsLocal() bool {
 // IsResponse reports whether t answers a request of the sender's.
 func (t MessageType) IsResponse() bool {
 	switch t {
-	case MsgAppResp, MsgVoteResp, MsgPreVoteResp, MsgHeartbeatResp, MsgReadIndexResp:
+	case MsgAppResp, MsgVoteResp, MsgPreVoteResp, MsgHeartbeatResp, MsgReadIndexResp,
+		MsgFoundingQueryResp:
 		return true
 	}
 	return false

@@ -62,6 +62,10 @@ func (r *raft) checkPeerMessage(m wire.Message) error {
 		return fmt.Errorf("%w: unknown message type %d", ErrInvalidMessage, m.Type)
 	case m.Type.IsLocal():
 		return fmt.Errorf("%w: %s", ErrStepLocalMsg, m.Type)
+	case m.Type == wire.MsgFoundingQuery || m.Type == wire.MsgFoundingQueryResp:
+		// The runtime answers these before a core exists to; they carry
+		// nothing Raft acts on.
+		return fmt.Errorf("%w: %s is for the runtime", ErrInvalidMessage, m.Type)
 	case m.From == None || m.From == r.id:
 		return fmt.Errorf("%w: sender %q", ErrUnknownPeer, m.From)
 	case m.To != None && m.To != r.id:

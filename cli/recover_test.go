@@ -72,9 +72,10 @@ func runWithInput(t *testing.T, in string, args ...string) (int, string, string)
 // elects itself and serves writes, with what it had kept.
 func TestRecoverRewritesALostQuorumToTheSurvivor(t *testing.T) {
 	dir := t.TempDir()
-	raftAddr, httpAddr := freePort(t), freePort(t)
-	path := filepath.Join(dir, "n1.yaml")
-	yaml := fmt.Sprintf(`node_id: n1
+	raftAddrs := []string{freePort(t), freePort(t), freePort(t)}
+	httpAddrs := []string{freePort(t), freePort(t), freePort(t)}
+	nodeYAML := func(i int, dataDir string) string {
+		return fmt.Sprintf(`node_id: n%d
 data_dir: %s
 fsm: ledger
 raft:
@@ -82,19 +83,55 @@ raft:
   bootstrap: true
   peers:
     - {id: n1, address: %s}
-    - {id: n2, address: 127.0.0.1:1}
-    - {id: n3, address: 127.0.0.1:2}
+    - {id: n2, address: %s}
+    - {id: n3, address: %s}
   heartbeat_timeout: 20ms
   election_timeout: 200ms
 http:
   bind: %s
 log: {level: error}
-`, filepath.Join(dir, "data"), raftAddr, raftAddr, httpAddr)
+`, i+1, dataDir, raftAddrs[i], raftAddrs[0], raftAddrs[1], raftAddrs[2], httpAddrs[i])
+	}
+	yaml := nodeYAML(0, filepath.Join(dir, "data"))
+	raftAddr := raftAddrs[0]
+	path := filepath.Join(dir, "n1.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	_, stop := startFromConfig(t, path)
+	// The cluster forms (every founding member must be up for that), and
+	// then n2 and n3 are gone for good.
+	var stops []func()
+	for i := 1; i < 3; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("n%d.yaml", i+1))
+		if err := os.WriteFile(p, []byte(nodeYAML(i, filepath.Join(dir, fmt.Sprintf("data%d", i+1)))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, stop := startFromConfig(t, p)
+		stops = append(stops, stop)
+	}
+	d1, stop := startFromConfig(t, path)
+	c1, err := client.New([]string{d1.HTTPAddr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	formCtx, formCancel := context.WithTimeout(t.Context(), 20*time.Second)
+	for {
+		st, err := c1.Status(formCtx)
+		if err == nil && st.LeaderID != "" && len(st.Members) == 3 {
+			break
+		}
+		if formCtx.Err() != nil {
+			t.Fatalf("the cluster never formed (last status %+v, %v)", st, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	formCancel()
+	c1.Close()
+	for _, s := range stops {
+		s()
+	}
+
 	code, _, errOut := runCLI(t, "recover", "--config", path, "--inspect")
 	if code != 1 || !strings.Contains(errOut, "is running") {
 		t.Errorf("recover of a running node: exit %d, stderr %q; want 1 and a refusal", code, errOut)

@@ -576,10 +576,12 @@ func TestMutualTLSClusterKeepsOutNodeOfAnotherCA(t *testing.T) {
 	c.applyMany("members-only", 5)
 
 	// The intruder trusts the cluster's CA, so it would accept the
-	// members, but its own certificate is signed by another CA. It
-	// bootstraps a configuration naming itself and the three members and
-	// campaigns without pre-vote, so every election it starts raises its
-	// term and asks the members for votes.
+	// members, but its own certificate is signed by another CA. Its store
+	// holds a founding configuration naming itself and the three members
+	// (written there by hand: Bootstrap would first ask the members, who
+	// refuse to talk to it, and never write it), and it campaigns without
+	// pre-vote, so every election it starts raises its term and asks the
+	// members for votes.
 	rogueTLS := rogueCA.tlsConfig(t, "n4")
 	rogueTLS.RootCAs = ca.tlsConfig(t, "trust").RootCAs
 	rogue := &rnode{id: "n4", dir: t.TempDir(), tls: rogueTLS, tweak: func(cfg *raft.Config) {
@@ -588,12 +590,23 @@ func TestMutualTLSClusterKeepsOutNodeOfAnotherCA(t *testing.T) {
 		cfg.HeartbeatTimeout = 10 * time.Millisecond
 	}}
 	t.Cleanup(func() { rogue.stop(t) })
-	rogue.start(t)
+	rogue.listen(t)
 	rogueConf := c.conf.Clone()
 	rogueConf.Servers = append(rogueConf.Servers, wire.Server{ID: rogue.id, Address: rogue.addr})
-	if err := rogue.node.Bootstrap(rogueConf); err != nil {
+	seed, err := boltdb.Open(filepath.Join(rogue.dir, "log"), boltdb.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := seed.StoreEntries([]wire.Entry{{Index: 1, Term: 1, Type: wire.EntryConfig, Config: &rogueConf}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.SetHardState(wire.HardState{Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rogue.start(t)
 
 	maxMemberTerm := func() uint64 {
 		var m uint64

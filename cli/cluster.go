@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -80,6 +81,9 @@ func newClusterCmd() *cobra.Command {
 				fmt.Fprintf(tw, "commit / applied / last\t%d / %d / %d\n", s.CommitIndex, s.AppliedIndex, s.LastIndex)
 				fmt.Fprintf(tw, "fsm\t%s\n", s.FSM)
 				fmt.Fprintf(tw, "members\t%d\n", len(s.Members))
+				if len(s.AwaitingFounders) > 0 {
+					fmt.Fprintf(tw, "awaiting founders\t%s\n", strings.Join(s.AwaitingFounders, ", "))
+				}
 				tw.Flush()
 			})
 		}),

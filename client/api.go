@@ -67,6 +67,10 @@ type Status struct {
 	Members []Member `json:"members"`
 	// Version is the daemon's build version.
 	Version string `json:"version,omitempty"`
+	// AwaitingFounders lists the founding members this node, started for
+	// the first time with bootstrap, still waits to hear from: the
+	// cluster forms once every founding member is up.
+	AwaitingFounders []string `json:"awaiting_founders,omitempty"`
 }
 
 // MembersResponse lists the cluster's configuration as this node knows it.

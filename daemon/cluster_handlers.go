@@ -30,6 +30,14 @@ func members(c wire.Configuration) []client.Member {
 	return out
 }
 
+func ids(in []wire.NodeID) []string {
+	var out []string
+	for _, id := range in {
+		out = append(out, string(id))
+	}
+	return out
+}
+
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) error {
 	st := s.replica.Status()
 	writeJSON(w, http.StatusOK, client.Status{
@@ -37,6 +45,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) error {
 		LeaderID: string(st.Leader), LeaderAddress: st.LeaderAddress,
 		CommitIndex: st.Commit, AppliedIndex: st.Applied, LastIndex: st.LastIndex,
 		FSM: s.cfg.FSMName, Members: members(st.Config), Version: s.cfg.Version,
+		AwaitingFounders: ids(st.AwaitingFounders),
 	})
 	return nil
 }

@@ -125,7 +125,7 @@ func (r *RaftReplica) Status() ReplicaStatus {
 		Leader: st.Leader, LeaderAddress: st.LeaderAddress,
 		Commit: st.Commit, Applied: st.Applied, LastIndex: st.LastIndex,
 		Config: st.Config, LeaderChanges: r.leaderChanges.Load(),
-		Stopped: st.State == raft.Shutdown,
+		Stopped: st.State == raft.Shutdown, AwaitingFounders: st.AwaitingFounders,
 	}
 }
 

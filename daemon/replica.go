@@ -72,6 +72,9 @@ type ReplicaStatus struct {
 	Config                     wire.Configuration
 	LeaderChanges              uint64
 	Stopped                    bool
+	// AwaitingFounders lists the founding members a first start with
+	// bootstrap still waits to hear from before the cluster forms.
+	AwaitingFounders []wire.NodeID
 }
 
 // Errors a Replica wraps so that the API can tell its callers what to do.

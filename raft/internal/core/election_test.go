@@ -390,3 +390,38 @@ func TestAsymmetricLinkLeaderStepsDown(t *testing.T) {
 	nw.tickUntil(100, func() bool { return nw.state("n1") != StateLeader })
 	nw.tickUntil(200, func() bool { l := nw.leader(); return l == "n2" || l == "n3" })
 }
+
+// A follower that hears from the leader of a term records that leader as
+// its vote for the term, durably, when it had voted for nobody. While it
+// runs, knowing the leader is enough to refuse other candidates of the
+// term; after a restart only the durable vote remembers it. Without it, a
+// delayed vote request from a losing candidate of the same term could be
+// granted after the restart, and with that vote the candidate could lead
+// the same term as the real leader (two leaders of one term, whose no-ops
+// would share an index and a term: Log Matching broken).
+func TestFollowerRecordsItsLeaderAsItsVoteAndRefusesAnotherCandidateAfterRestart(t *testing.T) {
+	st := newMemStorageWith(mustBootstrap(t, "n1", "n2", "n3"))
+	rn := newTestRawNode(t, "n2", st, wire.HardState{Term: 1}, nil)
+	if err := rn.StepPeer(wire.Message{Type: wire.MsgHeartbeat, From: "n1", To: "n2", Term: 5}); err != nil {
+		t.Fatal(err)
+	}
+	rd := rn.Ready()
+	if rd.HardState.Term != 5 || rd.HardState.Vote != "n1" {
+		t.Fatalf("hard state after the leader's heartbeat: %+v, want term 5 with n1 recorded as the vote", rd.HardState)
+	}
+	persist(t, rn, st, rd)
+
+	// Restart from what is durable; n3, a candidate of term 5 that lost to
+	// n1, asks again with a log as good as ours.
+	restarted := newTestRawNode(t, "n2", st, rd.HardState, nil)
+	if err := restarted.StepPeer(wire.Message{Type: wire.MsgVote, From: "n3", To: "n2", Term: 5, Index: 1, LogTerm: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ans := filter(drain(t, restarted, st), wire.MsgVoteResp, "n3")
+	if len(ans) != 1 || !ans[0].Reject {
+		t.Fatalf("answers to n3's term-5 vote request after the restart: %v, want one rejection", ans)
+	}
+	if got := restarted.Status().HardState.Vote; got != "n1" {
+		t.Fatalf("vote after the restart: %q, want n1", got)
+	}
+}

@@ -18,15 +18,15 @@ func stepFollower(r *raft, m wire.Message) error {
 		r.send(m)
 	case wire.MsgApp:
 		r.electionElapsed = 0
-		r.lead = m.From
+		r.follow(m.From)
 		r.handleAppendEntries(m)
 	case wire.MsgHeartbeat:
 		r.electionElapsed = 0
-		r.lead = m.From
+		r.follow(m.From)
 		r.handleHeartbeat(m)
 	case wire.MsgSnap:
 		r.electionElapsed = 0
-		r.lead = m.From
+		r.follow(m.From)
 		r.handleSnapshot(m)
 	case wire.MsgTransferLeader, wire.MsgReadIndex:
 		if r.lead == None {

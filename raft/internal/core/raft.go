@@ -238,9 +238,24 @@ func (r *raft) becomeFollower(term uint64, lead wire.NodeID) {
 	r.reset(term)
 	r.step = stepFollower
 	r.tick = r.tickElection
-	r.lead = lead
+	r.follow(lead)
 	r.state = StateFollower
 	r.logger.Debug("became follower", "term", r.term, "leader", lead)
+}
+
+// follow records lead (None if unknown) as the leader of the current
+// term. A follower that has voted for nobody in this term also records the
+// leader as its vote: the leader has won the term, so that vote grants
+// nothing new, but, being durable, it keeps the follower from voting for
+// another candidate of the same term after a restart has made it forget
+// whom it followed. (The in-memory rule alone, no vote while a leader is
+// known, would not survive the restart; a node that lost its data and was
+// caught up by the leader needs the durable one.)
+func (r *raft) follow(lead wire.NodeID) {
+	r.lead = lead
+	if lead != None && r.vote == None {
+		r.vote = lead
+	}
 }
 
 func (r *raft) becomeCandidate() {

@@ -63,9 +63,16 @@ func TestWipedFoundingMemberRestartedWithBootstrapRepairsItself(t *testing.T) {
 		d.deposit(t, ctx, live, fmt.Sprintf("while-wiped-%d", i), fmt.Sprintf("acct-%d", i%4), int64(100+i))
 	}
 	// Both live nodes snapshot and compact, so that whichever of them
-	// leads when the wiped node returns has no entry 1 left to send.
-	for _, n := range live {
-		snap, err := n.C.Snapshot(ctx)
+	// leads when the wiped node returns has no entry 1 left to send: one
+	// as an operator would ask it, the other through the HTTP API.
+	for i, n := range live {
+		var snap client.SnapshotResponse
+		var err error
+		if i == 0 {
+			err = c.CLI(n, &snap, "cluster", "snapshot")
+		} else {
+			snap, err = n.C.Snapshot(ctx)
+		}
 		if err != nil {
 			t.Fatalf("snapshot on %s: %v", n.ID, err)
 		}
@@ -125,8 +132,10 @@ func TestWipedFoundingMemberRestartedWithBootstrapRepairsItself(t *testing.T) {
 		t.Fatalf("%s wrote a founding configuration after its data was deleted (%v):\n%s", wiped.ID, err, log)
 	}
 
-	// It caught up: its own replica holds every acknowledged deposit.
+	// It caught up: its own replica holds every acknowledged deposit, as
+	// the leader's does.
 	d.awaitLedger(t, ctx, wiped, client.Stale)
+	d.awaitLedger(t, ctx, c.WaitLeader(c.Nodes...), client.Linearizable)
 
 	// It counts again: with the other follower gone, the leader has a
 	// quorum only with the wiped node's acknowledgement. (Leadership may
@@ -196,6 +205,15 @@ func TestFirstStartWaitsForEveryFoundingMember(t *testing.T) {
 		}
 		if !strings.Contains(log, logAskedFounders) || strings.Contains(log, logBootstrapped) {
 			t.Fatalf("%s's log does not show it waiting for the founders without founding:\n%s", n.ID, log)
+		}
+		// An operator sees the same with `mandate cluster status`.
+		var st client.Status
+		if err := c.CLI(n, &st, "cluster", "status"); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(st.AwaitingFounders, want) || st.LeaderID != "" {
+			t.Fatalf("mandate cluster status on %s: awaiting founders %v, leader %q; want %v and no leader",
+				n.ID, st.AwaitingFounders, st.LeaderID, want)
 		}
 	}
 

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -489,6 +490,26 @@ func tail(path string, max int64) string {
 		return err.Error()
 	}
 	return string(buf)
+}
+
+// CLI runs `mandate <args> --addr <n's HTTP address> --json` as an
+// operator would, and decodes its standard output into out.
+func (c *Cluster) CLI(n *Node, out any, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	args = append(args, "--addr", n.HTTPAddr, "--json")
+	cmd := exec.CommandContext(ctx, Binary, args...)
+	cmd.Env = childEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("e2e: mandate %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("e2e: mandate %s printed %q: %w", strings.Join(args, " "), b, err)
+	}
+	return nil
 }
 
 // Status asks n for its /v1/status, with a short timeout.

@@ -155,6 +155,103 @@ func TestWipedFoundingMemberRestartedWithBootstrapRepairsItself(t *testing.T) {
 	d.checkRetries(t, ctx, pair)
 }
 
+// TestWipedFoundingMemberDoesNotVoteAStaleMemberIntoOffice is the danger
+// that founding by asking first prevents. Writes commit on two nodes, H
+// and W, while the third, S, is cut off and falls behind. Then W is
+// killed and its data directory deleted, and H is killed: only H's disk
+// still holds the last acknowledged writes. W restarts with the same
+// file (bootstrap: true). Had it founded the cluster again, its log of
+// nothing but the founding configuration would make it vote for S, and S,
+// elected, would overwrite the writes H holds once H returns (with the
+// founding query disabled in raft/founding.go this test sees exactly
+// that: S leads, and the writes taken without it are gone). It must instead learn from S that the cluster
+// exists and stay blank: S and W elect nobody. Once H returns, every
+// acknowledged write must be on every node, W's included.
+func TestWipedFoundingMemberDoesNotVoteAStaleMemberIntoOffice(t *testing.T) {
+	c := StartCluster(t, Options{Nodes: 3, FSM: "ledger"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d := newDeposits(c)
+	for i := range 3 {
+		d.deposit(t, ctx, c.Nodes, fmt.Sprintf("all-%d", i), "acct-a", int64(1+i))
+	}
+	h := c.WaitLeader(c.Nodes...)
+	w := c.Others(h)[0]
+	s := c.Others(h, w)[0]
+	t.Logf("cut off %s; %s and %s take the writes", s.ID, h.ID, w.ID)
+	c.Net.Isolate(s.ID, c.IDs())
+	for i := range 5 {
+		d.deposit(t, ctx, []*Node{h, w}, fmt.Sprintf("without-%s-%d", s.ID, i), "acct-b", int64(10+i))
+	}
+	sst, err := c.Status(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGKILL %s and delete its data directory, SIGKILL %s; %s is behind at last index %d", w.ID, h.ID, s.ID, sst.LastIndex)
+	c.Kill(w)
+	if err := os.RemoveAll(w.Dir); err != nil {
+		t.Fatalf("delete %s's data directory: %v", w.ID, err)
+	}
+	c.Kill(h)
+	c.Net.HealAll()
+
+	c.Start(w) // the same file: bootstrap: true, on an empty directory
+	// The stale node campaigns, and however many election timeouts pass
+	// it finds no vote: nobody leads, and nobody appends an entry.
+	noLeader := func() (campaigning bool) {
+		t.Helper()
+		for _, n := range []*Node{s, w} {
+			st, err := c.Status(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State == "Leader" || st.LeaderID == s.ID || st.LeaderID == w.ID {
+				t.Fatalf("with %s down, %s is %s and names leader %q: the wiped node voted a stale member into office",
+					h.ID, n.ID, st.State, st.LeaderID)
+			}
+			if n == w && st.LastIndex != 0 {
+				t.Fatalf("with %s down, the wiped %s holds entries up to %d: it founded the cluster again, or a leader sent it a log", h.ID, w.ID, st.LastIndex)
+			}
+			if n == s && st.LastIndex != sst.LastIndex {
+				t.Fatalf("with %s down, %s's log moved from index %d to %d", h.ID, s.ID, sst.LastIndex, st.LastIndex)
+			}
+			if n == s && (st.State == "PreCandidate" || st.State == "Candidate") {
+				campaigning = true
+			}
+		}
+		return campaigning
+	}
+	c.Eventually(s.ID+" campaigning without a leader", 20*time.Second, func() error {
+		if !noLeader() {
+			return fmt.Errorf("%s is not campaigning yet", s.ID)
+		}
+		return nil
+	})
+	rounds := 0
+	for end := time.Now().Add(4 * c.opts.ElectionTimeout); time.Now().Before(end); rounds++ {
+		noLeader()
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rounds < 2 {
+		t.Fatalf("observed %s and %s only %d times", s.ID, w.ID, rounds)
+	}
+	// It did so because it learnt from the stale node that the cluster
+	// exists (the down one could not answer).
+	if log, err := w.RunLog(); err != nil || !strings.Contains(log, logGaveUpFounding) || strings.Contains(log, logBootstrapped) {
+		t.Fatalf("%s's log does not say it gave up founding, or says it founded (%v):\n%s", w.ID, err, log)
+	}
+
+	c.Start(h)
+	lead := c.WaitLeader(c.Nodes...)
+	t.Logf("%s leads once %s is back", lead.ID, h.ID)
+	d.awaitLedger(t, ctx, lead, client.Linearizable)
+	for _, n := range c.Nodes {
+		d.awaitLedger(t, ctx, n, client.Stale)
+	}
+	d.deposit(t, ctx, c.Nodes, "after", "acct-c", 99)
+	d.checkRetries(t, ctx, c.Nodes)
+}
+
 // TestFirstStartWaitsForEveryFoundingMember starts two of three founding
 // members on empty data directories: they must elect nobody and say that
 // they wait for the third, for several election timeouts. Once the third

@@ -7,7 +7,10 @@
 // nodes' Raft traffic passes through a Network of proxies owned by the
 // test, which can cut any link in one or both directions, or delay it.
 // Every process and proxy is stopped by the test's cleanup, and a failed
-// test prints each node's log.
+// test prints each node's log. NewCluster writes the files of founding
+// members without starting any, for tests of how a cluster first forms;
+// Cluster.CLI runs the `mandate` command line against a node as an
+// operator would.
 //
 // The default run takes about a minute; -short skips every process test.
 // MANDATE_E2E_CHAOS=1 adds randomized fault runs of the ledger, lock and

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -36,6 +37,10 @@ type Options struct {
 	// short enough that a failover takes a second, long enough for a
 	// loaded 2-core machine.
 	HeartbeatTimeout, ElectionTimeout time.Duration
+	// TrailingLogs, when not 0, is raft.snapshot.trailing_logs: how many
+	// entries a snapshot leaves in the log. A small value makes a node
+	// that lost its log catch up by snapshot rather than by entries.
+	TrailingLogs uint64
 }
 
 // Cluster is a set of `mandate serve` processes on 127.0.0.1 whose Raft
@@ -131,6 +136,21 @@ func ephemeralStart() int {
 // returns once all of them serve HTTP and agree on a leader.
 func StartCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	c := NewCluster(t, opts)
+	for _, n := range c.Nodes {
+		c.Start(n)
+	}
+	c.WaitLeader(c.Nodes...)
+	return c
+}
+
+// NewCluster writes one YAML file per node, every one of them a founding
+// member (raft.bootstrap: true), and starts no process: the test starts
+// the nodes it wants with Start. Each node's proxy listens already; its
+// own ports are reserved below the ephemeral range and released for Start
+// to bind.
+func NewCluster(t testing.TB, opts Options) *Cluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts daemon processes; skipped with -short")
 	}
@@ -176,10 +196,6 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	t.Cleanup(c.cleanup)
 	release()
-	for _, n := range c.Nodes {
-		c.Start(n)
-	}
-	c.WaitLeader(c.Nodes...)
 	return c
 }
 
@@ -196,6 +212,9 @@ func (c *Cluster) yaml(n *Node) string {
 	}
 	fmt.Fprintf(&b, "  cluster_id: e2e\n  heartbeat_timeout: %s\n  election_timeout: %s\n  store: bolt\n",
 		c.opts.HeartbeatTimeout, c.opts.ElectionTimeout)
+	if c.opts.TrailingLogs != 0 {
+		fmt.Fprintf(&b, "  snapshot: {trailing_logs: %d}\n", c.opts.TrailingLogs)
+	}
 	fmt.Fprintf(&b, "http:\n  bind: %s\n", n.HTTPAddr)
 	fmt.Fprintf(&b, "log: {level: info, format: text}\nmetrics: {enabled: false}\n")
 	return b.String()
@@ -279,7 +298,7 @@ func (c *Cluster) Start(n *Node) {
 		n.mu.Unlock()
 		c.t.Fatal(err)
 	}
-	fmt.Fprintf(logf, "===== e2e: run %d of %s =====\n", n.runs, n.ID)
+	fmt.Fprintf(logf, "%s%d of %s =====\n", runMarker, n.runs, n.ID)
 	cmd := exec.Command(Binary, "serve", "--config", n.Config)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = childEnv()
@@ -319,6 +338,23 @@ func isClosed(ch chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// runMarker starts what Start writes into a node's log before each run.
+const runMarker = "===== e2e: run "
+
+// RunLog returns what n's current run (or its last one, when it is not
+// running) wrote to its log so far.
+func (n *Node) RunLog() (string, error) {
+	b, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		return "", fmt.Errorf("e2e: log of %s: %w", n.ID, err)
+	}
+	s := string(b)
+	if i := strings.LastIndex(s, runMarker); i >= 0 {
+		s = s[i:]
+	}
+	return s, nil
 }
 
 // Running reports whether n's process is alive (stopped with SIGSTOP
@@ -454,6 +490,26 @@ func tail(path string, max int64) string {
 		return err.Error()
 	}
 	return string(buf)
+}
+
+// CLI runs `mandate <args> --addr <n's HTTP address> --json` as an
+// operator would, and decodes its standard output into out.
+func (c *Cluster) CLI(n *Node, out any, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	args = append(args, "--addr", n.HTTPAddr, "--json")
+	cmd := exec.CommandContext(ctx, Binary, args...)
+	cmd.Env = childEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("e2e: mandate %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("e2e: mandate %s printed %q: %w", strings.Join(args, " "), b, err)
+	}
+	return nil
 }
 
 // Status asks n for its /v1/status, with a short timeout.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -28,12 +29,15 @@ func BenchmarkEmbedded(b *testing.B) {
 	for _, clients := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			cpu0 := processCPU()
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
 			r, err := RunEmbedded(context.Background(), EmbeddedOptions{
 				Clients: clients, Duration: d, Dir: b.TempDir(), Logger: hclog.NewNullLogger(),
 			})
 			if err != nil {
 				b.Fatal(err)
 			}
+			runtime.ReadMemStats(&m1)
 			if r.Ops == 0 {
 				b.Fatalf("result = %+v; want committed operations", r)
 			}
@@ -43,6 +47,10 @@ func BenchmarkEmbedded(b *testing.B) {
 			// CPU per operation is steadier than ops/s on a shared machine
 			// (it includes setup and teardown, the same in every run).
 			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(r.Ops), "cpu-µs/op")
+			// Allocations per commit, for all three nodes together (b.N is
+			// 1, so -benchmem's figures would be per run).
+			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(r.Ops), "allocs/commit")
+			b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(r.Ops), "B/commit")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

@@ -16,7 +16,8 @@ import (
 // 127.0.0.1, bolt stores with fsync, 128-byte commands) once per proposer
 // count, so that `go test -bench Embedded -benchtime 1x -cpuprofile ...`
 // profiles the whole write path. Each run lasts MANDATE_BENCH_DURATION
-// (default 3s); b.N is ignored.
+// (default 3s); b.N is ignored. MANDATE_BENCH_UNSAFE_NO_SYNC=1 runs
+// without fsync.
 func BenchmarkEmbedded(b *testing.B) {
 	d := 3 * time.Second
 	if s := os.Getenv("MANDATE_BENCH_DURATION"); s != "" {
@@ -26,13 +27,16 @@ func BenchmarkEmbedded(b *testing.B) {
 		}
 		d = v
 	}
+	// MANDATE_BENCH_UNSAFE_NO_SYNC=1 turns fsync off: CPU per commit
+	// without the disk's (and its other users') timing in the batches.
+	noSync := os.Getenv("MANDATE_BENCH_UNSAFE_NO_SYNC") == "1"
 	for _, clients := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			cpu0 := processCPU()
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
 			r, err := RunEmbedded(context.Background(), EmbeddedOptions{
-				Clients: clients, Duration: d, Dir: b.TempDir(), Logger: hclog.NewNullLogger(),
+				Clients: clients, Duration: d, Dir: b.TempDir(), Logger: hclog.NewNullLogger(), UnsafeNoSync: noSync,
 			})
 			if err != nil {
 				b.Fatal(err)

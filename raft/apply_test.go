@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,6 +154,54 @@ func TestConcurrentAppliesAreBatchedAndAllCommit(t *testing.T) {
 	if f := c.nodes[lead].fsm; f.batches == 0 {
 		t.Fatal("the BatchFSM's ApplyBatch was never used")
 	}
+}
+
+// Proposal records are recycled once their outcome is delivered. Callers
+// that give up at every stage (before their proposal is queued, while it
+// waits in the loop's inbox, after the core took it) run beside callers
+// that wait: each caller must get its own command's outcome, and under
+// -race a record reused while the loop still reads it would be reported.
+func TestGivingUpAndWaitingCallersEachGetTheirOwnOutcome(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(true)
+	lead := c.waitLeader()
+	n := c.node(lead)
+	const workers, each = 16, 60
+	var wg sync.WaitGroup
+	var acks ackLog
+	var committed atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				cmd := fmt.Sprintf("w%d-%d", w, i)
+				timeout := waitDeadline
+				if w%2 == 1 {
+					// From already over to about one commit's time.
+					timeout = time.Duration(i%8) * 50 * time.Microsecond
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				res, err := n.Apply(ctx, []byte(cmd))
+				cancel()
+				switch {
+				case err == nil:
+					acks.add(cmd, res.Index)
+					committed.Add(1)
+				case errors.Is(err, ErrNotCommitted) || errors.Is(err, ErrOutcomeUnknown):
+				default:
+					t.Errorf("%s: unexpected error %v", cmd, err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if committed.Load() == 0 {
+		t.Fatal("no command committed: the test checked nothing")
+	}
+	final := c.apply(lead, "last")
+	c.waitApplied(final.Index)
+	acks.checkPresent(t, lead, c.nodes[lead].fsm)
 }
 
 func TestBarrierWaitsForCommittedEntries(t *testing.T) {

@@ -31,21 +31,30 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (Applied, error) {
 	if err := ctx.Err(); err != nil {
 		return Applied{}, notCommitted(err)
 	}
-	p := &proposal{id: n.nextID(), data: cmd, ch: make(chan outcome, 1)}
+	p := newProposal(n.nextID(), cmd)
 	if err := n.props.add(p); err != nil {
 		return Applied{}, notCommitted(err)
 	}
 	select {
 	case n.propc <- p:
-	case <-ctx.Done():
-		o := n.props.abandon(p, ctx.Err())
-		return o.applied, o.err
-	case <-n.stopc:
-		o := n.props.abandon(p, n.stoppedErr())
-		return o.applied, o.err
+	default:
+		// The loop's inbox is full (or the node is stopping): wait for
+		// room, ctx or the stop.
+		select {
+		case n.propc <- p:
+		case <-ctx.Done():
+			o := n.props.abandon(p, ctx.Err())
+			return o.applied, o.err
+		case <-n.stopc:
+			o := n.props.abandon(p, n.stoppedErr())
+			return o.applied, o.err
+		}
 	}
 	select {
 	case o := <-p.ch:
+		// Delivered by whoever took p out of the registry, after the
+		// loop had taken p from propc: nothing else refers to p now.
+		p.release()
 		return o.applied, o.err
 	case <-ctx.Done():
 		o := n.props.abandon(p, ctx.Err())

@@ -57,13 +57,13 @@ func (n *Node) run() {
 				// Proposers come in bursts (the apply stage wakes every
 				// caller of a batch at once), and the first of a burst
 				// wakes this loop before the rest have run. Under such
-				// load, yielding once lets them queue their proposals,
-				// so that one append, one write and one message per
+				// load, yielding lets them queue their proposals, so
+				// that one append, one write and one message per
 				// follower carry them all: fewer, larger batches nearly
 				// halved the CPU per commit at 256 proposers. A lone
 				// proposer (a last batch of one, nothing queued) does not
 				// yield and pays no extra latency.
-				runtime.Gosched()
+				n.gather()
 			}
 			n.propose(p)
 		case f := <-n.localc:
@@ -75,6 +75,25 @@ func (n *Node) run() {
 		n.drainInputs()
 		if n.rn.HasReady() {
 			n.handleReady(n.rn.Ready())
+		}
+	}
+}
+
+// maxGatherYields bounds how many times gather yields for one batch.
+const maxGatherYields = 8
+
+// gather yields to the goroutines ready to run, and yields again as long
+// as each round brings more proposals and one batch has room for them.
+// One yield is not always enough: when the other processor is idle it
+// takes this loop back at once, while the woken callers still queue
+// behind one another on this one. It stops at the first round that
+// brings nothing, so it never waits for proposals that are not coming.
+func (n *Node) gather() {
+	for range maxGatherYields {
+		queued := len(n.propc)
+		runtime.Gosched()
+		if q := len(n.propc); q == queued || q+1 >= n.cfg.MaxAppendEntries {
+			return
 		}
 	}
 }

@@ -15,6 +15,14 @@ import (
 const (
 	cacheMaxEntries = 8192
 	cacheMaxBytes   = 32 << 20
+	// cacheArrayCap is the capacity of a new backing array for the cache.
+	// The oldest entries are dropped by reslicing (readers may still hold
+	// them, so they are never overwritten), and the array is replaced only
+	// when appends reach its end: with room for twice the bound, that
+	// costs one copy of the newest entries per ~cacheMaxEntries appended,
+	// instead of a new array and a copy of the whole cache every few
+	// thousand entries.
+	cacheArrayCap = 2 * cacheMaxEntries
 )
 
 // logStorage is the core's view (core.Storage) of the durable log: a
@@ -39,6 +47,10 @@ type logStorage struct {
 	// reader's slice never changes under it.
 	cache      []wire.Entry
 	cacheBytes uint64
+	// deadBytes is the size of the entries dropped from the head of the
+	// cache that its backing array still holds (and so keeps alive); past
+	// a quarter of cacheMaxBytes the array is replaced to free them.
+	deadBytes uint64
 	// onCorrupt, when set, is told of every read that found the store
 	// corrupt: a node whose log is corrupt must stop serving.
 	onCorrupt func(error)
@@ -69,7 +81,7 @@ func newLogStorage(store logstore.Store, snap wire.SnapshotMeta) (*logStorage, e
 func (s *logStorage) reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cache, s.cacheBytes = nil, 0
+	s.cache, s.cacheBytes, s.deadBytes = nil, 0, 0
 	first, err := s.store.FirstIndex()
 	if err != nil {
 		return fmt.Errorf("read first log index: %w", err)
@@ -241,35 +253,51 @@ func (s *logStorage) append(ents []wire.Entry) error {
 		}
 		old := s.cache[:keep]
 		s.cache = append(make([]wire.Entry, 0, keep+len(ents)), old...)
-		s.cacheBytes = 0
+		s.cacheBytes, s.deadBytes = 0, 0
 		for i := range s.cache {
 			s.cacheBytes += s.cache[i].Size()
 		}
 	} else if len(s.cache) > 0 && first != s.last+1 {
-		s.cache, s.cacheBytes = nil, 0
+		s.cache, s.cacheBytes, s.deadBytes = nil, 0, 0
 	}
 	for i := range ents {
 		s.cacheBytes += ents[i].Size()
 	}
+	if len(s.cache)+len(ents) > cap(s.cache) {
+		// The array is full: move to a new one, keeping three quarters
+		// of the bounds so that the next move is far off.
+		s.dropCached(cacheMaxEntries*3/4, cacheMaxBytes*3/4, len(ents))
+		s.moveCache(max(cacheArrayCap, len(s.cache)+len(ents)))
+	}
 	s.cache = append(s.cache, ents...)
 	s.last = ents[len(ents)-1].Index
-	s.trimCache()
+	s.dropCached(cacheMaxEntries, cacheMaxBytes, 0)
+	if s.deadBytes > cacheMaxBytes/4 {
+		s.moveCache(cacheArrayCap)
+	}
 	return nil
 }
 
-// trimCache drops the oldest cached entries once the cache exceeds its
-// bounds by a quarter, down to three quarters of them, so that the copy
-// (which lets dropped entries be freed) is paid rarely.
-func (s *logStorage) trimCache() {
-	if len(s.cache) <= cacheMaxEntries+cacheMaxEntries/4 && s.cacheBytes <= cacheMaxBytes+cacheMaxBytes/4 {
-		return
-	}
+// dropCached drops the oldest cached entries, by reslicing, until the
+// cache plus incoming more entries is within maxEntries and its size
+// within maxBytes (the newest entry always stays).
+func (s *logStorage) dropCached(maxEntries int, maxBytes uint64, incoming int) {
 	drop := 0
-	for len(s.cache)-drop > 1 && (len(s.cache)-drop > cacheMaxEntries*3/4 || s.cacheBytes > cacheMaxBytes*3/4) {
-		s.cacheBytes -= s.cache[drop].Size()
+	for drop < len(s.cache)-1 && (len(s.cache)-drop+incoming > maxEntries || s.cacheBytes > maxBytes) {
+		size := s.cache[drop].Size()
+		s.cacheBytes -= size
+		s.deadBytes += size
 		drop++
 	}
-	s.cache = append(make([]wire.Entry, 0, cacheMaxEntries+cacheMaxEntries/4+1), s.cache[drop:]...)
+	s.cache = s.cache[drop:]
+}
+
+// moveCache copies the cache into a new array of capacity c, so that the
+// old array, with the dropped entries it holds, can be freed once no
+// reader holds it.
+func (s *logStorage) moveCache(c int) {
+	s.cache = append(make([]wire.Entry, 0, max(c, len(s.cache))), s.cache...)
+	s.deadBytes = 0
 }
 
 // installSnapshot makes meta (already in the snapshot store) the base of
@@ -305,7 +333,7 @@ func (s *logStorage) installSnapshot(meta wire.SnapshotMeta) error {
 	s.prevIndex, s.prevTerm = meta.Index, meta.Term
 	if !matches {
 		s.last = meta.Index
-		s.cache, s.cacheBytes = nil, 0
+		s.cache, s.cacheBytes, s.deadBytes = nil, 0, 0
 	} else {
 		s.dropCachedBefore(cut)
 	}
@@ -315,7 +343,9 @@ func (s *logStorage) installSnapshot(meta wire.SnapshotMeta) error {
 // dropCachedBefore removes cached entries below index.
 func (s *logStorage) dropCachedBefore(index uint64) {
 	for len(s.cache) > 0 && s.cache[0].Index < index {
-		s.cacheBytes -= s.cache[0].Size()
+		size := s.cache[0].Size()
+		s.cacheBytes -= size
+		s.deadBytes += size
 		s.cache = s.cache[1:]
 	}
 }

@@ -100,6 +100,50 @@ func TestStorageReadsBelowTheCacheFromTheStore(t *testing.T) {
 	}
 }
 
+func TestStorageCacheKeepsReadersViewAndBoundsMemory(t *testing.T) {
+	s := mustStorage(t, memory.New(), wire.SnapshotMeta{})
+	if err := s.append(ents(1, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.Entries(1, 11, 0)
+	if err != nil || len(held) != 10 {
+		t.Fatalf("Entries(1,11) = %d entries, %v", len(held), err)
+	}
+	// Enough appends to drop the held entries from the cache and move it
+	// to new arrays several times.
+	last := uint64(10)
+	for last < 5*cacheMaxEntries {
+		if err := s.append(ents(last+1, last+100, 1)); err != nil {
+			t.Fatal(err)
+		}
+		last += 100
+		if len(s.cache) > cacheMaxEntries || cap(s.cache) > cacheArrayCap {
+			t.Fatalf("after %d entries the cache holds %d in an array of %d; bounds %d and %d",
+				last, len(s.cache), cap(s.cache), cacheMaxEntries, cacheArrayCap)
+		}
+	}
+	for i, e := range held {
+		if e.Index != uint64(i+1) || string(e.Data) != fmt.Sprintf("%d/1", i+1) {
+			t.Fatalf("entry %d handed out earlier changed to %+v", i+1, e)
+		}
+	}
+	// Large entries: dropped ones must not stay pinned by the array.
+	big := make([]byte, 1<<20)
+	for range 3 * cacheMaxBytes >> 20 {
+		last++
+		if err := s.append([]wire.Entry{{Index: last, Term: 1, Data: big}}); err != nil {
+			t.Fatal(err)
+		}
+		if s.cacheBytes > cacheMaxBytes || s.deadBytes > cacheMaxBytes/4 {
+			t.Fatalf("at %d: cache holds %d bytes and pins %d dropped bytes; bounds %d and %d",
+				last, s.cacheBytes, s.deadBytes, cacheMaxBytes, cacheMaxBytes/4)
+		}
+	}
+	if e, _ := s.Entries(last, last+1, 0); len(e) != 1 || len(e[0].Data) != len(big) {
+		t.Fatalf("newest entry not served from the cache: %d entries", len(e))
+	}
+}
+
 func TestStorageCompactKeepsBase(t *testing.T) {
 	store := memory.New()
 	s := mustStorage(t, store, wire.SnapshotMeta{})

@@ -30,6 +30,9 @@ type loopState struct {
 	// founding is a Bootstrap waiting for the other founding members
 	// (founding.go); nil otherwise.
 	founding *founding
+	// tickDue is set by a ticker event: the core's regular tick is due
+	// once the inputs already waiting have been stepped.
+	tickDue bool
 }
 
 // maxEventsPerReady bounds how many inputs the loop steps before it
@@ -48,6 +51,7 @@ func (n *Node) run() {
 		case <-ticker.C():
 			n.advanceClock(true)
 			n.tickFounding()
+			n.loop.tickDue = true
 		case m := <-n.recvc:
 			n.advanceClock(false)
 			n.stepPeer(m)
@@ -73,6 +77,12 @@ func (n *Node) run() {
 			return
 		}
 		n.drainInputs()
+		if n.loop.tickDue {
+			// The ticker's own tick, the one that may fire timeouts, comes
+			// after whatever was already waiting (see advanceClock).
+			n.loop.tickDue = false
+			n.rn.Tick()
+		}
 		if n.rn.HasReady() {
 			n.handleReady(n.rn.Ready())
 		}
@@ -98,13 +108,19 @@ func (n *Node) gather() {
 	}
 }
 
-// advanceClock ticks the core for the time that passed since its last
-// tick, before the loop steps anything else. A ticker drops the ticks it
-// misses (a paused process, SIGSTOP, a starved goroutine), but the core's
-// leases and timeouts must age with real (monotonic) time: a leader paused
-// past an election timeout must see its lease expired before it serves a
-// single read. A ticker event always counts for at least one tick, so an
-// injected clock whose time stands still still drives the core.
+// advanceClock ages the core by the time that passed since its last tick,
+// before the loop steps anything else. A ticker drops the ticks it misses
+// (a paused process, SIGSTOP, a starved goroutine), but the core's leases
+// must age with real (monotonic) time: a leader paused past an election
+// timeout must see its lease expired before it serves a single read. The
+// missed ticks are caught up (core.RawNode.CatchUp: they age leases but
+// fire no timeout); a ticker event leaves one regular tick due, which the
+// loop takes after stepping the inputs that waited meanwhile, so that a
+// node stalled for a while hears the messages that arrived during the
+// stall before it acts on their apparent absence (a leader would otherwise
+// step down for want of the very answers queued for it). A ticker event
+// always counts for at least one tick, so an injected clock whose time
+// stands still still drives the core.
 func (n *Node) advanceClock(fromTicker bool) {
 	now := n.cfg.Clock.Now()
 	due := int(now.Sub(n.loop.lastTick) / n.loop.tick)
@@ -116,9 +132,10 @@ func (n *Node) advanceClock(fromTicker bool) {
 	}
 	n.loop.lastTick = now
 	due = min(due, n.loop.maxCatchUp)
-	for range due {
-		n.rn.Tick()
+	if fromTicker {
+		due-- // the regular tick, taken after the waiting inputs
 	}
+	n.rn.CatchUp(due)
 }
 
 // maxBacklog bounds the entries waiting for the storage stage, and those

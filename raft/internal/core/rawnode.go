@@ -32,6 +32,27 @@ func (rn *RawNode) Tick() {
 	rn.raft.tick()
 }
 
+// CatchUp advances the clock by n ticks that passed while the node could
+// not run (a paused or starved process). Leases age by every one of them,
+// as they must; but the timeouts they would have fired (an election, the
+// leader's check-quorum and heartbeats, the disk-stall step-down) wait for
+// the next Tick, so that the runtime can first step what arrived meanwhile
+// (the leader's heartbeats, the followers' answers, the write that became
+// durable) instead of acting on its apparent absence.
+func (rn *RawNode) CatchUp(n int) {
+	if n <= 0 {
+		return
+	}
+	r := rn.raft
+	r.ticks += uint64(n)
+	limit := r.randomizedElectionTimeout - 1
+	if r.state == StateLeader {
+		limit = r.cfg.ElectionTick - 1
+		r.heartbeatElapsed = max(r.heartbeatElapsed, min(r.heartbeatElapsed+n, r.cfg.HeartbeatTick-1))
+	}
+	r.electionElapsed = max(r.electionElapsed, min(r.electionElapsed+n, limit))
+}
+
 // Step feeds one message into the node: a local message from the runtime
 // or a message from a peer (see StepPeer). It returns ErrProposalDropped for
 // a proposal that was not appended or forwarded.

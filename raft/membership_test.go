@@ -9,8 +9,11 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
-// changeRetry runs a membership change until it is not refused for a
-// change still pending (the leader first commits an entry of its term).
+// changeRetry runs a membership change until it succeeds, retrying while
+// a change is still pending (the leader first commits an entry of its
+// term) and when the change was definitely not
+// committed (which the API promises is safe to retry: a leader that lost
+// its office under a loaded machine, a transfer in progress).
 func changeRetry(t *testing.T, what string, change func(ctx context.Context) error) {
 	t.Helper()
 	deadline := time.Now().Add(waitDeadline)
@@ -21,7 +24,7 @@ func changeRetry(t *testing.T, what string, change func(ctx context.Context) err
 		if err == nil {
 			return
 		}
-		if !errors.Is(err, ErrMembershipChangePending) || time.Now().After(deadline) {
+		if !errors.Is(err, ErrMembershipChangePending) && !isNotCommitted(err) || time.Now().After(deadline) {
 			t.Fatalf("%s: %v", what, err)
 		}
 		time.Sleep(testHeartbeat)

@@ -143,3 +143,36 @@ func TestALongBatchIsSplitIntoRuns(t *testing.T) {
 		t.Fatal("a key inside a run holds a record")
 	}
 }
+
+// Entries served by the cache share one array for their data; appending to
+// one entry's data or writing into it changes neither its neighbours nor
+// what the store holds.
+func TestCachedEntriesShareNoWritableMemory(t *testing.T) {
+	s := openT(t, t.TempDir())
+	defer s.Close()
+	want := logstoretest.Make(1, 4, 1)
+	if err := s.StoreEntries(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Entries(1, 4, 0)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Entries(1, 4): %d entries, %v", len(got), err)
+	}
+	got[0].Data = append(got[0].Data, "XXXXXXXX"...)
+	if !logstoretest.EntryEqual(got[1], want[1]) {
+		t.Fatalf("appending to entry 1's data changed entry 2: %q", got[1].Data)
+	}
+	got[1].Data[0] = 'Z'
+	if !logstoretest.EntryEqual(got[2], want[2]) {
+		t.Fatalf("writing into entry 2's data changed entry 3: %q", got[2].Data)
+	}
+	again, err := s.Entries(1, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !logstoretest.EntryEqual(again[i], want[i]) {
+			t.Fatalf("entry %d after the caller wrote into a copy: %+v, want %+v", i+1, again[i], want[i])
+		}
+	}
+}

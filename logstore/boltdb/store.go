@@ -324,20 +324,23 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	out := make([]wire.Entry, 0, min(hi-lo, 1024))
 	var size uint64
 	for idx := lo; idx < hi; {
+		var next uint64
+		var full bool
+		if out, next, full = s.cache.appendRange(out, idx, hi, &size, maxBytes); full {
+			return out, nil
+		}
+		if next > idx {
+			idx = next
+			continue
+		}
+		key, rec, err := s.findRun(idx, first)
+		if err != nil {
+			return nil, err
+		}
+		to := min(hi, key+rec.n)
 		n0 := len(out)
-		if ent, ok := s.cache.get(idx); ok {
-			out = append(out, ent)
-			idx++
-		} else {
-			key, rec, err := s.findRun(idx, first)
-			if err != nil {
-				return nil, err
-			}
-			to := min(hi, key+rec.n)
-			if out, err = rec.entries(out, idx, to); err != nil {
-				return nil, fmt.Errorf("%s: %w", s.path, err)
-			}
-			idx = to
+		if out, err = rec.entries(out, idx, to); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.path, err)
 		}
 		for i := n0; i < len(out); i++ {
 			size += out[i].Size()
@@ -345,6 +348,7 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 				return out[:i], nil
 			}
 		}
+		idx = to
 	}
 	return out, nil
 }

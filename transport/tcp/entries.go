@@ -8,12 +8,10 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
-// The entries of a MsgApp are most of the bytes Mandate sends, and the
-// reflection-driven codec spends microseconds per entry on them. So a
-// message goes through the codec as a frameMsg, whose Entries field is
-// codec.Raw: the codec handles the message, and the code below writes and
-// reads the entries array itself, byte for byte as the codec would write
-// []wire.Entry with wire.MsgpackHandle (entries_test.go holds it to that).
+// The entries of a MsgApp are most of the bytes Mandate sends. The code
+// below writes and reads them by hand, byte for byte as the codec writes
+// []wire.Entry with wire.MsgpackHandle (entries_test.go holds it to that);
+// msgcodec.go does the same for the rest of the message.
 
 // msgpack format bytes used below.
 const (
@@ -171,10 +169,15 @@ type mpReader struct {
 	// its own length: appending to it copies rather than overwrites the
 	// next entry's bytes.
 	data []byte
+	// elements counts the array elements read, against maxArrayElements:
+	// a decoded entry takes 88 bytes however few its encoding takes.
+	elements int
+	// names, if not nil, holds the node names read last (see nodeID).
+	names []wire.NodeID
 }
 
 func (r *mpReader) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: entries at byte %d: %s", ErrBadMessage, r.pos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: at byte %d: %s", ErrBadMessage, r.pos, fmt.Sprintf(format, args...))
 }
 
 func (r *mpReader) take(n int) ([]byte, error) {
@@ -336,6 +339,11 @@ func (r *mpReader) length(isMap bool) (n int, isNil bool, err error) {
 	if v > uint64(len(r.b)-r.pos) {
 		return 0, false, r.errorf("container of %d values in %d bytes", v, len(r.b)-r.pos)
 	}
+	if !isMap {
+		if r.elements += int(v); r.elements > maxArrayElements {
+			return 0, false, r.errorf("more than %d array elements", maxArrayElements)
+		}
+	}
 	return int(v), false, nil
 }
 
@@ -353,6 +361,17 @@ func (r *mpReader) skip() error {
 
 func parseEntries(b []byte) ([]wire.Entry, error) {
 	r := &mpReader{b: b}
+	es, err := r.entries()
+	if err != nil {
+		return nil, err
+	}
+	if r.pos != len(b) {
+		return nil, r.errorf("%d trailing bytes", len(b)-r.pos)
+	}
+	return es, nil
+}
+
+func (r *mpReader) entries() ([]wire.Entry, error) {
 	n, isNil, err := r.length(false)
 	if err != nil || isNil {
 		return nil, err
@@ -362,9 +381,6 @@ func parseEntries(b []byte) ([]wire.Entry, error) {
 		if err := r.entry(&es[i]); err != nil {
 			return nil, err
 		}
-	}
-	if r.pos != len(b) {
-		return nil, r.errorf("%d trailing bytes", len(b)-r.pos)
 	}
 	return es, nil
 }
@@ -407,9 +423,7 @@ func (r *mpReader) entry(e *wire.Entry) error {
 		case "c":
 			e.Config, err = r.config()
 		case "o":
-			var s string
-			s, err = r.str()
-			e.Origin = wire.NodeID(s)
+			e.Origin, err = r.nodeID()
 		case "p":
 			e.ProposalID, err = r.uint(math.MaxUint64)
 		case "w":

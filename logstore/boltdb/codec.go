@@ -34,7 +34,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // checksum covers everything of a record that carries meaning: its index,
 // term and type (kept in raft.Log's own fields) and the encoded entry.
 func checksum(index, term uint64, typ raft.LogType, payload []byte) uint32 {
-	var hdr [17]byte
+	return checksumWith(new([17]byte), index, term, typ, payload)
+}
+
+// checksumWith is checksum with the caller's scratch space for the header:
+// crc32 takes its input through a function value, so a header on the
+// stack would escape and cost an allocation per call.
+func checksumWith(hdr *[17]byte, index, term uint64, typ raft.LogType, payload []byte) uint32 {
 	binary.BigEndian.PutUint64(hdr[0:], index)
 	binary.BigEndian.PutUint64(hdr[8:], term)
 	hdr[16] = byte(typ)
@@ -48,6 +54,7 @@ type encoder struct {
 	scratch []byte
 	enc     *codec.Encoder
 	arena   []byte
+	hdr     [17]byte
 	spans   [][2]int
 	logs    []raft.Log
 	ptrs    []*raft.Log
@@ -61,17 +68,17 @@ func newEncoder() *encoder {
 
 // payload encodes ent without its Index and Term (which the record keeps
 // elsewhere) into e.scratch.
-func (e *encoder) payload(ent wire.Entry) error {
-	index := ent.Index
-	ent.Index, ent.Term = 0, 0
+func (e *encoder) payload(ent *wire.Entry) error {
 	var ok bool
-	if e.scratch, ok = appendPayload(e.scratch[:0], &ent); ok {
+	if e.scratch, ok = appendPayload(e.scratch[:0], ent); ok {
 		return nil
 	}
+	c := *ent
+	c.Index, c.Term = 0, 0
 	e.scratch = e.scratch[:0]
 	e.enc.ResetBytes(&e.scratch)
-	if err := e.enc.Encode(&ent); err != nil {
-		return fmt.Errorf("logstore/boltdb: encode entry %d: %w", index, err)
+	if err := e.enc.Encode(&c); err != nil {
+		return fmt.Errorf("logstore/boltdb: encode entry %d: %w", ent.Index, err)
 	}
 	return nil
 }
@@ -130,7 +137,7 @@ func (e *encoder) records(entries []wire.Entry, tombFrom, tombTo uint64, tombKey
 
 func (e *encoder) tombstone(idx uint64) {
 	start := len(e.arena)
-	e.arena = binary.BigEndian.AppendUint32(e.arena, checksum(idx, 0, typeTombstone, nil))
+	e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, idx, 0, typeTombstone, nil))
 	e.spans = append(e.spans, [2]int{start, len(e.arena)})
 	e.logs = append(e.logs, raft.Log{Index: idx, Type: typeTombstone})
 }
@@ -138,11 +145,11 @@ func (e *encoder) tombstone(idx uint64) {
 // appendEntryRecord appends the Data of a single-entry record: the
 // payload, then its checksum.
 func (e *encoder) appendEntryRecord(ent *wire.Entry) error {
-	if err := e.payload(*ent); err != nil {
+	if err := e.payload(ent); err != nil {
 		return err
 	}
 	e.arena = append(e.arena, e.scratch...)
-	e.arena = binary.BigEndian.AppendUint32(e.arena, checksum(ent.Index, ent.Term, typeEntry, e.scratch))
+	e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, ent.Index, ent.Term, typeEntry, e.scratch))
 	return nil
 }
 

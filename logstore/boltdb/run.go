@@ -66,15 +66,15 @@ func (e *encoder) appendRunRecord(run []wire.Entry) error {
 	var count [4]byte
 	binary.BigEndian.PutUint32(count[:], uint32(len(run)))
 	e.arena = append(e.arena, count[:]...)
-	e.arena = binary.BigEndian.AppendUint32(e.arena, checksum(run[0].Index, run[0].Term, typeRun, count[:]))
+	e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, run[0].Index, run[0].Term, typeRun, count[:]))
 	for i := range run {
-		if err := e.payload(run[i]); err != nil {
+		if err := e.payload(&run[i]); err != nil {
 			return err
 		}
 		e.arena = binary.AppendUvarint(e.arena, run[i].Term)
 		e.arena = binary.AppendUvarint(e.arena, uint64(len(e.scratch)))
 		e.arena = append(e.arena, e.scratch...)
-		e.arena = binary.BigEndian.AppendUint32(e.arena, checksum(run[i].Index, run[i].Term, typeEntry, e.scratch))
+		e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, run[i].Index, run[i].Term, typeEntry, e.scratch))
 	}
 	return nil
 }

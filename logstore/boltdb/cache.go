@@ -21,6 +21,11 @@ type tailCache struct {
 	mu      sync.Mutex
 	entries []wire.Entry
 	bytes   uint64
+	// base is the whole array entries lies in. When appending would
+	// pass its end, the entries move back to its start (see makeRoom)
+	// instead of to a new array: a write then costs no allocation and no
+	// zeroing of a new array of entries. Outside entries, base is zero.
+	base []wire.Entry
 }
 
 // first returns the first cached index, or 0 when the cache is empty.
@@ -49,6 +54,7 @@ func (c *tailCache) stored(entries []wire.Entry) {
 		clear(c.entries[start-first:]) // let the dropped data be collected
 		c.entries = c.entries[:start-first]
 	}
+	c.makeRoomLocked(len(entries))
 	data := cloneData(entries)
 	for _, e := range entries {
 		e.Data, data = takeData(e.Data, data)
@@ -57,6 +63,28 @@ func (c *tailCache) stored(entries []wire.Entry) {
 		c.bytes += e.Size()
 	}
 	c.trimLocked()
+}
+
+// makeRoomLocked makes sure k more entries fit after the cached ones
+// within base: by moving the cached entries to the start of base, or, if
+// base is too small, to a new base up to twice the entry limit.
+func (c *tailCache) makeRoomLocked(k int) {
+	need := len(c.entries) + k
+	if need <= cap(c.entries) {
+		return
+	}
+	if need > cap(c.base) {
+		size := max(need, min(max(2*cap(c.base), 64), 2*c.maxEntries))
+		nb := make([]wire.Entry, len(c.entries), size)
+		copy(nb, c.entries)
+		clear(c.entries)
+		c.base, c.entries = nb[:size], nb
+		return
+	}
+	off := cap(c.base) - cap(c.entries)
+	n := copy(c.base, c.entries)
+	clear(c.base[n : off+n]) // what the move left behind
+	c.entries = c.base[:n]
 }
 
 // dropBefore forgets entries below index.
@@ -71,7 +99,8 @@ func (c *tailCache) dropBefore(index uint64) {
 	for _, e := range c.entries[:n] {
 		c.bytes -= e.Size()
 	}
-	c.entries = append([]wire.Entry(nil), c.entries[n:]...)
+	clear(c.entries[:n])
+	c.entries = c.entries[n:]
 }
 
 func (c *tailCache) reset() {
@@ -81,12 +110,13 @@ func (c *tailCache) reset() {
 }
 
 func (c *tailCache) resetLocked() {
-	c.entries, c.bytes = nil, 0
+	clear(c.entries)
+	c.entries, c.bytes = c.base[:0], 0
 }
 
-// trimLocked drops the oldest entries beyond the limits. Appending later
-// moves the survivors to a new array when the old one is full, so memory
-// stays within a small multiple of the limits.
+// trimLocked drops the oldest entries beyond the limits; makeRoomLocked
+// moves the survivors back to the start of base when its end is reached,
+// so memory stays within a small multiple of the limits.
 func (c *tailCache) trimLocked() {
 	n := 0
 	for len(c.entries)-n > c.maxEntries || (c.bytes > c.maxBytes && len(c.entries)-n > 1) {

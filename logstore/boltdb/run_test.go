@@ -13,13 +13,17 @@ import (
 // A long random sequence of appends, suffix replacements (starting inside
 // runs and at their keys), compactions (likewise) and reopenings leaves
 // the store holding exactly what a plain model of the log holds, read
-// from bolt (no cache) over the whole log and over random ranges.
+// over the whole log and over random ranges: from bolt (no cache), and
+// through a cache smaller than the log.
 func TestRunsFollowAModelOfTheLog(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
+	for _, seed := range []uint64{1, 2, 3, 4} {
 		t.Run("", func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			dir := t.TempDir()
 			opts := Options{CacheEntries: -1, UnsafeNoSync: true}
+			if seed%2 == 0 {
+				opts.CacheEntries = 100
+			}
 			s, err := Open(dir, opts)
 			if err != nil {
 				t.Fatal(err)

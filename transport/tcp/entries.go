@@ -244,7 +244,27 @@ func (r *mpReader) number() (neg bool, mag uint64, err error) {
 	return false, 0, r.errorf("0x%02x is not an integer", c)
 }
 
+// key1 reads a map key that names a field of an entry. Those names are
+// one character long: it returns that character, or 0 for a key of
+// another length (an unknown field, whose value the caller skips).
+func (r *mpReader) key1() (byte, error) {
+	if r.pos+1 < len(r.b) && r.b[r.pos] == 0xa1 { // the fixstr of one byte every encoder writes
+		k := r.b[r.pos+1]
+		r.pos += 2
+		return k, nil
+	}
+	p, _, err := r.raw()
+	if err != nil || len(p) != 1 {
+		return 0, err
+	}
+	return p[0], nil
+}
+
 func (r *mpReader) uint(max uint64) (uint64, error) {
+	if r.pos < len(r.b) && r.b[r.pos] <= 0x7f && uint64(r.b[r.pos]) <= max { // positive fixint
+		r.pos++
+		return uint64(r.b[r.pos-1]), nil
+	}
 	neg, v, err := r.number()
 	if err != nil {
 		return 0, err
@@ -391,20 +411,20 @@ func (r *mpReader) entry(e *wire.Entry) error {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		k, err := r.str()
+		k, err := r.key1()
 		if err != nil {
 			return err
 		}
 		switch k {
-		case "i":
+		case 'i':
 			e.Index, err = r.uint(math.MaxUint64)
-		case "t":
+		case 't':
 			e.Term, err = r.uint(math.MaxUint64)
-		case "y":
+		case 'y':
 			var v uint64
 			v, err = r.uint(math.MaxUint8)
 			e.Type = wire.EntryType(v)
-		case "d":
+		case 'd':
 			var p []byte
 			p, _, err = r.raw()
 			e.Data = nil
@@ -420,13 +440,13 @@ func (r *mpReader) entry(e *wire.Entry) error {
 			} else if p != nil {
 				e.Data = []byte{}
 			}
-		case "c":
+		case 'c':
 			e.Config, err = r.config()
-		case "o":
+		case 'o':
 			e.Origin, err = r.nodeID()
-		case "p":
+		case 'p':
 			e.ProposalID, err = r.uint(math.MaxUint64)
-		case "w":
+		case 'w':
 			e.Time, err = r.int64()
 		default:
 			err = r.skip()

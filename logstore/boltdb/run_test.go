@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/logstoretest"
 	"github.com/mandate-raft/mandate/wire"
@@ -179,4 +181,75 @@ func TestCachedEntriesShareNoWritableMemory(t *testing.T) {
 			t.Fatalf("entry %d after the caller wrote into a copy: %+v, want %+v", i+1, again[i], want[i])
 		}
 	}
+}
+
+// A file written before runs existed holds one typeEntry record per entry.
+// Such a file opens with the same bounds, reads the same, and takes
+// appends, suffix replacements and compactions that cut across old
+// records and new runs.
+func TestAFileWrittenBeforeRunsStillWorks(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	// What the previous version wrote for StoreEntries(Make(1, 101, 1)):
+	// a record per entry, in one transaction.
+	enc := newEncoder()
+	var logs []*raft.Log
+	for _, e := range logstoretest.Make(1, 101, 1) {
+		rec, err := enc.records([]wire.Entry{e}, 0, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := *rec[0]
+		l.Data = append([]byte(nil), l.Data...)
+		logs = append(logs, &l)
+	}
+	if err := s.db.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openT(t, dir)
+	defer func() {
+		if s != nil {
+			s.Close()
+		}
+	}()
+	model := logstoretest.Make(1, 101, 1)
+	check := func(what string) {
+		t.Helper()
+		first, _ := s.FirstIndex()
+		last, _ := s.LastIndex()
+		if want := model[len(model)-1].Index; first != model[0].Index || last != want {
+			t.Fatalf("%s: bounds [%d, %d], want [%d, %d]", what, first, last, model[0].Index, want)
+		}
+		checkRange(t, s, model, model[0].Index, model[0].Index, last+1)
+	}
+	check("reopened")
+	if err := s.StoreEntries(logstoretest.Make(101, 201, 1)); err != nil {
+		t.Fatal(err)
+	}
+	model = append(model, logstoretest.Make(101, 201, 1)...)
+	check("after appending runs")
+	// Replace from inside the old records, across into the runs.
+	if err := s.StoreEntries(logstoretest.Make(90, 150, 2)); err != nil {
+		t.Fatal(err)
+	}
+	model = append(model[:89], logstoretest.Make(90, 150, 2)...)
+	check("after replacing a suffix")
+	if err := s.DeleteBefore(50); err != nil {
+		t.Fatal(err)
+	}
+	model = model[49:]
+	check("after compacting old records")
+	if err := s.DeleteBefore(120); err != nil {
+		t.Fatal(err)
+	}
+	model = model[120-50:]
+	check("after compacting inside a run")
+	s.Close()
+	var err error
+	if s, err = Open(dir, Options{CacheEntries: -1}); err != nil {
+		t.Fatal(err)
+	}
+	check("reopened without a cache")
 }

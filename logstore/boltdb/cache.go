@@ -21,6 +21,11 @@ type tailCache struct {
 	mu      sync.Mutex
 	entries []wire.Entry
 	bytes   uint64
+	// base is the whole array entries lies in. When appending would
+	// pass its end, the entries move back to its start (see makeRoom)
+	// instead of to a new array: a write then costs no allocation and no
+	// zeroing of a new array of entries. Outside entries, base is zero.
+	base []wire.Entry
 }
 
 // first returns the first cached index, or 0 when the cache is empty.
@@ -49,12 +54,37 @@ func (c *tailCache) stored(entries []wire.Entry) {
 		clear(c.entries[start-first:]) // let the dropped data be collected
 		c.entries = c.entries[:start-first]
 	}
+	c.makeRoomLocked(len(entries))
+	data := cloneData(entries)
 	for _, e := range entries {
-		e = cloneEntry(e)
+		e.Data, data = takeData(e.Data, data)
+		e.Config = cloneConfig(e.Config)
 		c.entries = append(c.entries, e)
 		c.bytes += e.Size()
 	}
 	c.trimLocked()
+}
+
+// makeRoomLocked makes sure k more entries fit after the cached ones
+// within base: by moving the cached entries to the start of base, or, if
+// base is too small, to a new base up to twice the entry limit.
+func (c *tailCache) makeRoomLocked(k int) {
+	need := len(c.entries) + k
+	if need <= cap(c.entries) {
+		return
+	}
+	if need > cap(c.base) {
+		size := max(need, min(max(2*cap(c.base), 64), 2*c.maxEntries))
+		nb := make([]wire.Entry, len(c.entries), size)
+		copy(nb, c.entries)
+		clear(c.entries)
+		c.base, c.entries = nb[:size], nb
+		return
+	}
+	off := cap(c.base) - cap(c.entries)
+	n := copy(c.base, c.entries)
+	clear(c.base[n : off+n]) // what the move left behind
+	c.entries = c.base[:n]
 }
 
 // dropBefore forgets entries below index.
@@ -69,7 +99,8 @@ func (c *tailCache) dropBefore(index uint64) {
 	for _, e := range c.entries[:n] {
 		c.bytes -= e.Size()
 	}
-	c.entries = append([]wire.Entry(nil), c.entries[n:]...)
+	clear(c.entries[:n])
+	c.entries = c.entries[n:]
 }
 
 func (c *tailCache) reset() {
@@ -79,12 +110,13 @@ func (c *tailCache) reset() {
 }
 
 func (c *tailCache) resetLocked() {
-	c.entries, c.bytes = nil, 0
+	clear(c.entries)
+	c.entries, c.bytes = c.base[:0], 0
 }
 
-// trimLocked drops the oldest entries beyond the limits. Appending later
-// moves the survivors to a new array when the old one is full, so memory
-// stays within a small multiple of the limits.
+// trimLocked drops the oldest entries beyond the limits; makeRoomLocked
+// moves the survivors back to the start of base when its end is reached,
+// so memory stays within a small multiple of the limits.
 func (c *tailCache) trimLocked() {
 	n := 0
 	for len(c.entries)-n > c.maxEntries || (c.bytes > c.maxBytes && len(c.entries)-n > 1) {
@@ -95,27 +127,75 @@ func (c *tailCache) trimLocked() {
 	c.entries = c.entries[n:]
 }
 
-// get returns a copy of the cached entry at index, and false if it is not
-// cached.
-func (c *tailCache) get(index uint64) (wire.Entry, bool) {
+// appendRange appends to out copies of the cached entries from lo on,
+// below hi, while they fit in maxBytes by the rule of logstore.LimitSize,
+// *size being the Size of the entries already in out (it is updated).
+// It returns the index after the last entry appended (lo if lo is not
+// cached) and whether it stopped because of maxBytes. The copies' data
+// share one new array, each capped at its own length.
+func (c *tailCache) appendRange(out []wire.Entry, lo, hi uint64, size *uint64, maxBytes uint64) ([]wire.Entry, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	first := c.firstLocked()
-	if first == 0 || index < first || index >= first+uint64(len(c.entries)) {
-		return wire.Entry{}, false
+	if first == 0 || lo < first || lo >= first+uint64(len(c.entries)) {
+		return out, lo, false
 	}
-	return cloneEntry(c.entries[index-first]), true
+	src := c.entries[lo-first : min(hi, first+uint64(len(c.entries)))-first]
+	full := false
+	total := *size
+	for i := range src {
+		total += src[i].Size()
+		if maxBytes > 0 && (len(out) > 0 || i > 0) && total > maxBytes {
+			src, full = src[:i], true
+			break
+		}
+		*size = total
+	}
+	data := cloneData(src)
+	for _, e := range src {
+		e.Data, data = takeData(e.Data, data)
+		e.Config = cloneConfig(e.Config)
+		out = append(out, e)
+	}
+	return out, lo + uint64(len(src)), full
 }
 
-// cloneEntry copies e's data and configuration, so the cache shares no
-// memory with callers.
-func cloneEntry(e wire.Entry) wire.Entry {
-	if e.Data != nil {
-		e.Data = append([]byte{}, e.Data...)
+// cloneData returns one new array holding the Data of every entry, in
+// order, for takeData to hand out.
+func cloneData(entries []wire.Entry) []byte {
+	n := 0
+	for i := range entries {
+		n += len(entries[i].Data)
 	}
-	if e.Config != nil {
-		c := e.Config.Clone()
-		e.Config = &c
+	if n == 0 {
+		return nil
 	}
-	return e
+	data := make([]byte, 0, n)
+	for i := range entries {
+		data = append(data, entries[i].Data...)
+	}
+	return data
+}
+
+// takeData returns the copy of d at the front of data (capped at its
+// length, so that appending to it cannot overwrite the next entry's data)
+// and the rest of data. A nil d stays nil and an empty one empty.
+func takeData(d, data []byte) ([]byte, []byte) {
+	if d == nil {
+		return nil, data
+	}
+	if len(d) == 0 {
+		return []byte{}, data
+	}
+	return data[:len(d):len(d)], data[len(d):]
+}
+
+// cloneConfig returns a deep copy of c (nil for nil), so that the cache
+// shares no memory with callers.
+func cloneConfig(c *wire.Configuration) *wire.Configuration {
+	if c == nil {
+		return nil
+	}
+	cc := c.Clone()
+	return &cc
 }

@@ -17,12 +17,16 @@ import (
 // own log types so that a file written by something else is reported as
 // corrupt rather than misread.
 const (
-	// typeEntry marks a log record holding a wire.Entry.
+	// typeEntry marks a log record holding one wire.Entry.
 	typeEntry raft.LogType = 0xA0
 	// typeTombstone marks a log record that is no longer part of the log:
-	// the stale tail of a replaced suffix, overwritten in the same
-	// transaction as the new entries so that the replacement is atomic.
+	// a key of a replaced suffix or of a compacted prefix, overwritten in
+	// the same transaction as the write that made it stale, so that the
+	// replacement is atomic.
 	typeTombstone raft.LogType = 0xA1
+	// typeRun marks a log record holding a run of consecutive entries
+	// starting at the record's Index (see run.go).
+	typeRun raft.LogType = 0xA2
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -30,7 +34,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // checksum covers everything of a record that carries meaning: its index,
 // term and type (kept in raft.Log's own fields) and the encoded entry.
 func checksum(index, term uint64, typ raft.LogType, payload []byte) uint32 {
-	var hdr [17]byte
+	return checksumWith(new([17]byte), index, term, typ, payload)
+}
+
+// checksumWith is checksum with the caller's scratch space for the header:
+// crc32 takes its input through a function value, so a header on the
+// stack would escape and cost an allocation per call.
+func checksumWith(hdr *[17]byte, index, term uint64, typ raft.LogType, payload []byte) uint32 {
 	binary.BigEndian.PutUint64(hdr[0:], index)
 	binary.BigEndian.PutUint64(hdr[8:], term)
 	hdr[16] = byte(typ)
@@ -44,6 +54,8 @@ type encoder struct {
 	scratch []byte
 	enc     *codec.Encoder
 	arena   []byte
+	hdr     [17]byte
+	spans   [][2]int
 	logs    []raft.Log
 	ptrs    []*raft.Log
 }
@@ -54,40 +66,67 @@ func newEncoder() *encoder {
 	return e
 }
 
-// records returns the records for entries followed by tombstones for
-// indexes [tombFrom, tombTo] (none if tombFrom > tombTo). The result is
-// valid until the next call.
-func (e *encoder) records(entries []wire.Entry, tombFrom, tombTo uint64) ([]*raft.Log, error) {
+// payload encodes ent without its Index and Term (which the record keeps
+// elsewhere) into e.scratch.
+func (e *encoder) payload(ent *wire.Entry) error {
+	var ok bool
+	if e.scratch, ok = appendPayload(e.scratch[:0], ent); ok {
+		return nil
+	}
+	c := *ent
+	c.Index, c.Term = 0, 0
+	e.scratch = e.scratch[:0]
+	e.enc.ResetBytes(&e.scratch)
+	if err := e.enc.Encode(&c); err != nil {
+		return fmt.Errorf("logstore/boltdb: encode entry %d: %w", ent.Index, err)
+	}
+	return nil
+}
+
+// records returns tombstones for the keys [tombFrom, tombTo] (none if
+// tombFrom is 0 or tombFrom > tombTo) and for tombKeys, then the records
+// holding entries:
+// runs of up to maxRunEntries entries, keyed by their first index. A
+// record written after a tombstone of the same key replaces it in the
+// same transaction. The result is valid until the next call.
+//
+// raft-boltdb encodes every record it is given with a msgpack handle of
+// its own, which costs microseconds whatever the record holds; a run
+// spreads that cost over many entries.
+func (e *encoder) records(entries []wire.Entry, tombFrom, tombTo uint64, tombKeys []uint64) ([]*raft.Log, error) {
 	e.arena = e.arena[:0]
 	e.logs = e.logs[:0]
-	spans := make([][2]int, 0, len(entries))
-	for i := range entries {
-		ent := entries[i]
-		// Index and Term live in the record's own fields; zero them in the
-		// payload so they are not stored twice.
-		ent.Index, ent.Term = 0, 0
-		var ok bool
-		if e.scratch, ok = appendPayload(e.scratch[:0], &ent); !ok {
-			e.scratch = e.scratch[:0]
-			e.enc.ResetBytes(&e.scratch)
-			if err := e.enc.Encode(&ent); err != nil {
-				return nil, fmt.Errorf("logstore/boltdb: encode entry %d: %w", entries[i].Index, err)
-			}
-		}
+	e.spans = e.spans[:0]
+	for idx := tombFrom; idx <= tombTo && tombFrom != 0; idx++ {
+		e.tombstone(idx)
+	}
+	for _, idx := range tombKeys {
+		e.tombstone(idx)
+	}
+	for len(entries) > 0 {
+		n := runLength(entries)
+		run := entries[:n]
+		entries = entries[n:]
 		start := len(e.arena)
-		e.arena = append(e.arena, e.scratch...)
-		sum := checksum(entries[i].Index, entries[i].Term, typeEntry, e.scratch)
-		e.arena = binary.BigEndian.AppendUint32(e.arena, sum)
-		spans = append(spans, [2]int{start, len(e.arena)})
-		e.logs = append(e.logs, raft.Log{Index: entries[i].Index, Term: entries[i].Term, Type: typeEntry})
+		var err error
+		if n == 1 {
+			err = e.appendEntryRecord(&run[0])
+		} else {
+			err = e.appendRunRecord(run)
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.spans = append(e.spans, [2]int{start, len(e.arena)})
+		typ := typeRun
+		if n == 1 {
+			typ = typeEntry
+		}
+		e.logs = append(e.logs, raft.Log{Index: run[0].Index, Term: run[0].Term, Type: typ})
 	}
 	// Slice the arena only now: appending may have moved it.
-	for i, sp := range spans {
+	for i, sp := range e.spans {
 		e.logs[i].Data = e.arena[sp[0]:sp[1]:sp[1]]
-	}
-	for idx := tombFrom; idx <= tombTo && tombFrom != 0; idx++ {
-		e.logs = append(e.logs, raft.Log{Index: idx, Type: typeTombstone,
-			Data: binary.BigEndian.AppendUint32(nil, checksum(idx, 0, typeTombstone, nil))})
 	}
 	e.ptrs = e.ptrs[:0]
 	for i := range e.logs {
@@ -96,44 +135,38 @@ func (e *encoder) records(entries []wire.Entry, tombFrom, tombTo uint64) ([]*raf
 	return e.ptrs, nil
 }
 
+func (e *encoder) tombstone(idx uint64) {
+	start := len(e.arena)
+	e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, idx, 0, typeTombstone, nil))
+	e.spans = append(e.spans, [2]int{start, len(e.arena)})
+	e.logs = append(e.logs, raft.Log{Index: idx, Type: typeTombstone})
+}
+
+// appendEntryRecord appends the Data of a single-entry record: the
+// payload, then its checksum.
+func (e *encoder) appendEntryRecord(ent *wire.Entry) error {
+	if err := e.payload(ent); err != nil {
+		return err
+	}
+	e.arena = append(e.arena, e.scratch...)
+	e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, ent.Index, ent.Term, typeEntry, e.scratch))
+	return nil
+}
+
 // decoders are pooled: decoding happens on many reader goroutines.
 var decoders = sync.Pool{New: func() any {
 	return codec.NewDecoderBytes(nil, wire.MsgpackHandle())
 }}
 
-// decodeRecord checks a stored record and returns its entry. wantIndex is
-// the key it was stored under. A tombstone returns ok false.
-func decodeRecord(wantIndex uint64, l *raft.Log) (ent wire.Entry, ok bool, err error) {
-	corrupt := func(why string, args ...any) error {
-		return fmt.Errorf("%w: entry %d: %s", logstore.ErrCorrupt, wantIndex, fmt.Sprintf(why, args...))
-	}
-	if l.Index != wantIndex {
-		return ent, false, corrupt("stored under its key with index %d", l.Index)
-	}
-	if l.Type != typeEntry && l.Type != typeTombstone {
-		return ent, false, corrupt("unknown record type %d", l.Type)
-	}
-	if len(l.Data) < 4 {
-		return ent, false, corrupt("record of %d bytes is too short", len(l.Data))
-	}
-	payload := l.Data[:len(l.Data)-4]
-	want := binary.BigEndian.Uint32(l.Data[len(l.Data)-4:])
-	if got := checksum(l.Index, l.Term, l.Type, payload); got != want {
-		return ent, false, corrupt("checksum %08x, want %08x", got, want)
-	}
-	if l.Type == typeTombstone {
-		return ent, false, nil
-	}
+// decodePayload decodes an entry's payload (the entry without Index and
+// Term) into ent.
+func decodePayload(payload []byte, ent *wire.Entry) error {
 	dec := decoders.Get().(*codec.Decoder)
 	dec.ResetBytes(payload)
-	err = dec.Decode(&ent)
+	err := dec.Decode(ent)
 	dec.ResetBytes(nil)
 	decoders.Put(dec)
-	if err != nil {
-		return wire.Entry{}, false, corrupt("decode: %v", err)
-	}
-	ent.Index, ent.Term = l.Index, l.Term
-	return ent, true, nil
+	return err
 }
 
 // encodeHardState returns hs as one value: msgpack, then its CRC-32C.

@@ -8,7 +8,8 @@ import (
 )
 
 // appendPayload appends the stored payload of e (e with Index and Term
-// zeroed, which the record keeps in its own fields) exactly as the codec
+// zeroed, which the record keeps in its own fields; e itself is not
+// changed) exactly as the codec
 // with wire.MsgpackHandle writes it: a map of the fields, the empty
 // omitempty ones left out, keys ordered by name. The reflection-driven
 // codec costs microseconds per entry on the append path; this costs tens

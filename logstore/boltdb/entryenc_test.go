@@ -41,6 +41,18 @@ func TestPayloadEncoderWritesTheCodecsBytes(t *testing.T) {
 			t.Fatalf("entry %+v:\n got %x\nwant %x", ents[i], got, want)
 		}
 	}
+	// The record keeps Index and Term: the payload leaves them zero
+	// whatever the entry holds.
+	full := wire.Entry{Index: 1 << 40, Term: 300, Type: wire.EntryNormal, Data: []byte("x"), Origin: "n1", ProposalID: 7, Time: 9}
+	zeroed := full
+	zeroed.Index, zeroed.Term = 0, 0
+	var want []byte
+	if err := codec.NewEncoderBytes(&want, h).Encode(&zeroed); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := appendPayload(nil, &full); !ok || !bytes.Equal(got, want) {
+		t.Fatalf("entry %+v:\n got %x\nwant %x (its index and term zeroed)", full, got, want)
+	}
 	conf := wire.Entry{Type: wire.EntryConfig, Config: &wire.Configuration{}}
 	if _, ok := appendPayload(nil, &conf); ok {
 		t.Fatal("a configuration entry was encoded by hand; want the codec")

@@ -1,13 +1,19 @@
 // Package boltdb is the durable logstore.Store, kept in one bolt database
 // file through github.com/hashicorp/raft-boltdb/v2.
 //
-// Every entry is stored as a raft.Log record whose Index and Term are the
-// entry's, and whose Data is the rest of the entry (msgpack) followed by a
-// CRC-32C of the whole record, so that a flipped bit is reported as
-// logstore.ErrCorrupt instead of being handed to the FSM. Each StoreEntries
-// call is one bolt transaction, hence one fsync, whatever its size; a batch
-// that replaces a suffix overwrites the stale tail with tombstones in that
-// same transaction, so a crash leaves the old log or the new one.
+// Entries are stored as raft.Log records keyed by index: a batch is cut
+// into runs of up to 64 consecutive entries, each run one record under the
+// index of its first entry (a lone entry is a record of its own), because
+// raft-boltdb spends microseconds encoding every record it is handed,
+// whatever its size. Each entry in a record carries a CRC-32C of its index,
+// term and content, so that a flipped bit is reported as
+// logstore.ErrCorrupt naming the entry instead of being handed to the FSM
+// (run.go describes the format). Each StoreEntries call is one bolt
+// transaction, hence one fsync, whatever its size; a batch that replaces a
+// suffix overwrites every stale key with a tombstone in that same
+// transaction, and a compaction that cuts a run writes the run's tail
+// anew and kills the keys before it in one transaction, so a crash leaves
+// the old log or the new one.
 package boltdb
 
 import (
@@ -144,67 +150,109 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 // loadBounds reads the log's bounds, dropping tombstones left at either
-// end by a clean-up that a crash interrupted.
+// end by a write whose clean-up a crash interrupted. The last entry is the
+// end of the live record with the highest key; the first is the live
+// record with the lowest key.
 func (s *Store) loadBounds() error {
-	first, err := s.db.FirstIndex()
+	boltFirst, err := s.db.FirstIndex()
 	if err != nil {
 		return fmt.Errorf("logstore/boltdb: %s: read first index: %w", s.path, err)
 	}
-	last, err := s.db.LastIndex()
+	boltLast, err := s.db.LastIndex()
 	if err != nil {
 		return fmt.Errorf("logstore/boltdb: %s: read last index: %w", s.path, err)
 	}
-	tail := last
-	for ; tail >= first && tail > 0; tail-- {
-		if live, err := s.isEntry(tail); err != nil {
+	var lastKey, last uint64
+	for k := boltLast; k >= boltFirst && k > 0; k-- {
+		rec, found, err := s.recordAt(k)
+		if err != nil {
 			return err
-		} else if live {
+		}
+		if found && !rec.tombstone {
+			lastKey, last = k, k+rec.n-1
 			break
 		}
 	}
-	if tail < last {
-		s.logger.Warn("dropping tombstones after the last entry", "path", s.path, "from", tail+1, "to", last)
-		if err := s.db.DeleteRange(tail+1, last); err != nil {
-			return fmt.Errorf("logstore/boltdb: %s: drop tombstones: %w", s.path, err)
-		}
-	}
-	if tail < first || tail == 0 {
-		if last != 0 {
+	if last == 0 {
+		if boltLast != 0 {
+			s.logger.Warn("dropping tombstones: no entry left", "path", s.path, "from", boltFirst, "to", boltLast)
 			if err := s.db.DeleteRange(0, math.MaxUint64); err != nil {
 				return fmt.Errorf("logstore/boltdb: %s: drop tombstones: %w", s.path, err)
 			}
 		}
 		return nil
 	}
-	head := first
-	for ; head < tail; head++ {
-		if live, err := s.isEntry(head); err != nil {
-			return err
-		} else if live {
-			break
-		}
-	}
-	if head > first {
-		s.logger.Warn("dropping tombstones before the first entry", "path", s.path, "from", first, "to", head-1)
-		if err := s.db.DeleteRange(first, head-1); err != nil {
+	if boltLast > last {
+		s.logger.Warn("dropping tombstones after the last entry", "path", s.path, "from", last+1, "to", boltLast)
+		if err := s.db.DeleteRange(last+1, boltLast); err != nil {
 			return fmt.Errorf("logstore/boltdb: %s: drop tombstones: %w", s.path, err)
 		}
 	}
-	s.first, s.last = head, tail
+	first := lastKey
+	for k := boltFirst; k < lastKey; k++ {
+		rec, found, err := s.recordAt(k)
+		if err != nil {
+			return err
+		}
+		if found && !rec.tombstone {
+			first = k
+			break
+		}
+	}
+	if first > boltFirst {
+		s.logger.Warn("dropping tombstones before the first entry", "path", s.path, "from", boltFirst, "to", first-1)
+		if err := s.db.DeleteRange(boltFirst, first-1); err != nil {
+			return fmt.Errorf("logstore/boltdb: %s: drop tombstones: %w", s.path, err)
+		}
+	}
+	s.first, s.last = first, last
 	return nil
 }
 
-// isEntry reports whether index holds a live entry (false for a tombstone).
-func (s *Store) isEntry(index uint64) (bool, error) {
-	var l raft.Log
-	if err := s.db.GetLog(index, &l); err != nil {
-		return false, s.readErr(index, err)
+// recordAt reads the record stored under key; found is false if there is
+// none.
+func (s *Store) recordAt(key uint64) (rec record, found bool, err error) {
+	l := new(raft.Log)
+	if err := s.db.GetLog(key, l); err != nil {
+		if errors.Is(err, raft.ErrLogNotFound) {
+			return record{}, false, nil
+		}
+		return record{}, false, s.readErr(key, err)
 	}
-	_, ok, err := decodeRecord(index, &l)
+	rec, err = parseRecord(key, l)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", s.path, err)
+		return record{}, false, fmt.Errorf("%s: %w", s.path, err)
 	}
-	return ok, nil
+	return rec, true, nil
+}
+
+// maxProbe bounds how far back findRun steps. Runs are at most
+// maxRunEntries long; the margin is for files written with other limits.
+const maxProbe = 4096
+
+// findRun returns the key and the live record holding index, which must be
+// within the log's bounds (first is the log's first index): the first
+// live record at or below index, stepping over missing keys and
+// tombstones (see run.go). A record that ends before index means a hole.
+func (s *Store) findRun(index, first uint64) (uint64, record, error) {
+	lowest := first
+	if index-first > maxProbe {
+		lowest = index - maxProbe
+	}
+	for k := index; k >= lowest && k > 0; k-- {
+		rec, found, err := s.recordAt(k)
+		if err != nil {
+			return 0, record{}, err
+		}
+		if !found || rec.tombstone {
+			continue
+		}
+		if k+rec.n > index {
+			return k, rec, nil
+		}
+		break
+	}
+	return 0, record{}, fmt.Errorf("%w: %s: entry %d is missing from the log", logstore.ErrCorrupt, s.path, index)
 }
 
 // readErr explains a failed GetLog of an index inside the cached bounds.
@@ -275,37 +323,34 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	}
 	out := make([]wire.Entry, 0, min(hi-lo, 1024))
 	var size uint64
-	for idx := lo; idx < hi; idx++ {
-		ent, err := s.entry(idx)
+	for idx := lo; idx < hi; {
+		var next uint64
+		var full bool
+		if out, next, full = s.cache.appendRange(out, idx, hi, &size, maxBytes); full {
+			return out, nil
+		}
+		if next > idx {
+			idx = next
+			continue
+		}
+		key, rec, err := s.findRun(idx, first)
 		if err != nil {
 			return nil, err
 		}
-		size += ent.Size()
-		if maxBytes > 0 && len(out) > 0 && size > maxBytes {
-			break
+		to := min(hi, key+rec.n)
+		n0 := len(out)
+		if out, err = rec.entries(out, idx, to); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.path, err)
 		}
-		out = append(out, ent)
+		for i := n0; i < len(out); i++ {
+			size += out[i].Size()
+			if maxBytes > 0 && i > 0 && size > maxBytes {
+				return out[:i], nil
+			}
+		}
+		idx = to
 	}
 	return out, nil
-}
-
-// entry returns the entry at index, from the cache or from bolt.
-func (s *Store) entry(index uint64) (wire.Entry, error) {
-	if ent, ok := s.cache.get(index); ok {
-		return ent, nil
-	}
-	var l raft.Log
-	if err := s.db.GetLog(index, &l); err != nil {
-		return wire.Entry{}, s.readErr(index, err)
-	}
-	ent, ok, err := decodeRecord(index, &l)
-	if err != nil {
-		return wire.Entry{}, fmt.Errorf("%s: %w", s.path, err)
-	}
-	if !ok {
-		return wire.Entry{}, fmt.Errorf("%w: %s: entry %d is a tombstone inside the log", logstore.ErrCorrupt, s.path, index)
-	}
-	return ent, nil
 }
 
 // StoreEntries writes entries in one bolt transaction (one fsync).
@@ -324,11 +369,7 @@ func (s *Store) StoreEntries(entries []wire.Entry) error {
 	}
 	start, end := entries[0].Index, entries[len(entries)-1].Index
 	replacing := last != 0 && start <= last
-	var tombFrom, tombTo uint64
-	if replacing && end < last {
-		tombFrom, tombTo = end+1, last
-	}
-	logs, err := s.enc.records(entries, tombFrom, tombTo)
+	logs, err := s.plan(entries, first, last)
 	if err != nil {
 		return err
 	}
@@ -345,14 +386,43 @@ func (s *Store) StoreEntries(entries []wire.Entry) error {
 	}
 	s.cache.stored(entries)
 	s.setBounds(first, end)
-	if tombFrom != 0 {
+	if replacing && end < last {
 		// The log is already right; this only reclaims space. If it fails
 		// the tombstones stay until the next Open drops them.
-		if err := s.db.DeleteRange(tombFrom, tombTo); err != nil {
-			s.logger.Warn("failed to delete replaced entries", "path", s.path, "from", tombFrom, "to", tombTo, "error", err)
+		if err := s.db.DeleteRange(end+1, last); err != nil {
+			s.logger.Warn("failed to delete replaced entries", "path", s.path, "from", end+1, "to", last, "error", err)
 		}
 	}
 	return nil
+}
+
+// plan returns the records that store entries in a log holding [first,
+// last], which CheckAppend accepted. The caller holds writeMu.
+func (s *Store) plan(entries []wire.Entry, first, last uint64) ([]*raft.Log, error) {
+	start := entries[0].Index
+	write := entries
+	var tombFrom, tombTo uint64
+	if last != 0 && start <= last {
+		// Every old key from start on dies in this transaction (the new
+		// records overwrite some of them), and the run holding start,
+		// if it begins earlier, is written again with only its head
+		// followed by the new entries: the records keep tiling the log.
+		tombFrom, tombTo = start, last
+		if start > first {
+			key, rec, err := s.findRun(start, first)
+			if err != nil {
+				return nil, err
+			}
+			if key < start {
+				head, err := rec.entries(nil, key, start)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", s.path, err)
+				}
+				write = append(head, entries...)
+			}
+		}
+	}
+	return s.enc.records(write, tombFrom, tombTo, nil)
 }
 
 // DeleteBefore removes every entry below index in one transaction.
@@ -377,11 +447,58 @@ func (s *Store) DeleteBefore(index uint64) error {
 		s.setBounds(0, 0)
 		return nil
 	}
+	key, rec, err := s.findRun(index, first)
+	if err != nil {
+		return err
+	}
+	if key < index {
+		if err := s.splitRun(key, rec, index, first); err != nil {
+			return err
+		}
+	}
 	if err := s.db.DeleteRange(0, index-1); err != nil {
-		return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
+		if key < index {
+			// The log already starts at index (see splitRun); the dead
+			// keys stay until the next Open drops them.
+			s.logger.Warn("failed to delete compacted entries", "path", s.path, "before", index, "error", err)
+		} else {
+			return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
+		}
 	}
 	s.cache.dropBefore(index)
 	s.setBounds(index, last)
+	return nil
+}
+
+// splitRun makes index, inside the run at key, the log's first entry in
+// one transaction: the tail of the run is written again under index, and
+// every live key from first to key becomes a tombstone, so that a crash
+// leaves either the old log or the compacted one (Open drops the dead
+// keys before the first live one).
+func (s *Store) splitRun(key uint64, rec record, index, first uint64) error {
+	tail, err := rec.entries(nil, index, key+rec.n)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	var dead []uint64
+	for k := first; k <= key; {
+		r, found, err := s.recordAt(k)
+		if err != nil {
+			return err
+		}
+		if !found || r.tombstone {
+			return fmt.Errorf("%w: %s: entry %d is missing from the log", logstore.ErrCorrupt, s.path, k)
+		}
+		dead = append(dead, k)
+		k += r.n
+	}
+	logs, err := s.enc.records(tail, 0, 0, dead)
+	if err != nil {
+		return err
+	}
+	if err := s.db.StoreLogs(logs); err != nil {
+		return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
+	}
 	return nil
 }
 

@@ -213,7 +213,7 @@ func TestTombstonesLeftByAnInterruptedCleanupAreDroppedOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Write what StoreEntries(Make(5, 7, 2)) writes, without the clean-up.
-	logs, err := s.enc.records(logstoretest.Make(5, 7, 2), 7, 10)
+	logs, err := s.plan(logstoretest.Make(5, 7, 2), 1, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,8 +244,12 @@ func TestTombstonesLeftByAnInterruptedCleanupAreDroppedOnOpen(t *testing.T) {
 func TestAHoleInTheLogIsErrCorrupt(t *testing.T) {
 	dir := t.TempDir()
 	s := openT(t, dir)
-	if err := s.StoreEntries(logstoretest.Make(1, 11, 1)); err != nil {
-		t.Fatal(err)
+	// One entry per call: each is a record of its own, and deleting one
+	// leaves a hole.
+	for i := uint64(1); i < 11; i++ {
+		if err := s.StoreEntries(logstoretest.Make(i, i+1, 1)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.db.DeleteRange(5, 5); err != nil {
 		t.Fatal(err)
@@ -256,5 +260,38 @@ func TestAHoleInTheLogIsErrCorrupt(t *testing.T) {
 	_, err := s.Entries(1, 11, 0)
 	if !errors.Is(err, logstore.ErrCorrupt) || !strings.Contains(err.Error(), "entry 5") {
 		t.Fatalf("Entries over a missing entry: got %v, want ErrCorrupt naming entry 5", err)
+	}
+}
+
+// A missing run record is a hole too, reported at its first entry; the
+// runs before it stay readable.
+func TestAMissingRunIsErrCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	for i := uint64(1); i < 31; i += 10 {
+		if err := s.StoreEntries(logstoretest.Make(i, i+10, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.db.DeleteRange(11, 11); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openT(t, dir)
+	defer s.Close()
+	_, err := s.Entries(1, 31, 0)
+	if !errors.Is(err, logstore.ErrCorrupt) || !strings.Contains(err.Error(), "entry 11") {
+		t.Fatalf("Entries over a missing run: got %v, want ErrCorrupt naming entry 11", err)
+	}
+	for _, idx := range []uint64{11, 15, 20} {
+		if _, err := s.Entries(idx, idx+1, 0); !errors.Is(err, logstore.ErrCorrupt) {
+			t.Fatalf("Entries(%d) inside the missing run: got %v, want ErrCorrupt", idx, err)
+		}
+	}
+	if got, err := s.Entries(1, 11, 0); err != nil || len(got) != 10 {
+		t.Fatalf("Entries(1, 11) before the hole: %d entries, %v", len(got), err)
+	}
+	if got, err := s.Entries(21, 31, 0); err != nil || len(got) != 10 {
+		t.Fatalf("Entries(21, 31) after the hole: %d entries, %v", len(got), err)
 	}
 }

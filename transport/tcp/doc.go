@@ -22,8 +22,7 @@
 //
 // A lane writes every queued message without waiting for answers, so
 // appends are pipelined (the core bounds how many are in flight), and
-// flushes once per batch. Each connection reuses one msgpack encoder or
-// decoder (wire.MsgpackHandle) and one buffer.
+// flushes once per batch. Each connection reuses one encoding buffer.
 //
 // # Wire format
 //
@@ -33,10 +32,11 @@
 // cluster, another protocol version, or one that meant to dial another
 // node. Then frames flow: a 4-byte big-endian length and a payload; on the
 // message lanes the payload is one msgpack-encoded wire.Message, exactly
-// as the go-msgpack codec writes it with wire.MsgpackHandle. The codec
-// handles the message; its entries, most of the bytes, are written and
-// read by hand-written code that produces the codec's bytes without its
-// per-field reflection (tests hold the two to byte equality).
+// as the go-msgpack codec writes it with wire.MsgpackHandle. Hand-written
+// code writes and reads those bytes without the codec's per-field
+// reflection; tests hold it to byte equality with the codec, and check
+// that a node of the previous version (which used the codec) and this one
+// read each other's frames.
 //
 // # Hostile input
 //

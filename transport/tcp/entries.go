@@ -8,12 +8,10 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
-// The entries of a MsgApp are most of the bytes Mandate sends, and the
-// reflection-driven codec spends microseconds per entry on them. So a
-// message goes through the codec as a frameMsg, whose Entries field is
-// codec.Raw: the codec handles the message, and the code below writes and
-// reads the entries array itself, byte for byte as the codec would write
-// []wire.Entry with wire.MsgpackHandle (entries_test.go holds it to that).
+// The entries of a MsgApp are most of the bytes Mandate sends. The code
+// below writes and reads them by hand, byte for byte as the codec writes
+// []wire.Entry with wire.MsgpackHandle (entries_test.go holds it to that);
+// msgcodec.go does the same for the rest of the message.
 
 // msgpack format bytes used below.
 const (
@@ -171,10 +169,15 @@ type mpReader struct {
 	// its own length: appending to it copies rather than overwrites the
 	// next entry's bytes.
 	data []byte
+	// elements counts the array elements read, against maxArrayElements:
+	// a decoded entry takes 88 bytes however few its encoding takes.
+	elements int
+	// names, if not nil, holds the node names read last (see nodeID).
+	names []wire.NodeID
 }
 
 func (r *mpReader) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: entries at byte %d: %s", ErrBadMessage, r.pos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: at byte %d: %s", ErrBadMessage, r.pos, fmt.Sprintf(format, args...))
 }
 
 func (r *mpReader) take(n int) ([]byte, error) {
@@ -241,7 +244,27 @@ func (r *mpReader) number() (neg bool, mag uint64, err error) {
 	return false, 0, r.errorf("0x%02x is not an integer", c)
 }
 
+// key1 reads a map key that names a field of an entry. Those names are
+// one character long: it returns that character, or 0 for a key of
+// another length (an unknown field, whose value the caller skips).
+func (r *mpReader) key1() (byte, error) {
+	if r.pos+1 < len(r.b) && r.b[r.pos] == 0xa1 { // the fixstr of one byte every encoder writes
+		k := r.b[r.pos+1]
+		r.pos += 2
+		return k, nil
+	}
+	p, _, err := r.raw()
+	if err != nil || len(p) != 1 {
+		return 0, err
+	}
+	return p[0], nil
+}
+
 func (r *mpReader) uint(max uint64) (uint64, error) {
+	if r.pos < len(r.b) && r.b[r.pos] <= 0x7f && uint64(r.b[r.pos]) <= max { // positive fixint
+		r.pos++
+		return uint64(r.b[r.pos-1]), nil
+	}
 	neg, v, err := r.number()
 	if err != nil {
 		return 0, err
@@ -336,6 +359,11 @@ func (r *mpReader) length(isMap bool) (n int, isNil bool, err error) {
 	if v > uint64(len(r.b)-r.pos) {
 		return 0, false, r.errorf("container of %d values in %d bytes", v, len(r.b)-r.pos)
 	}
+	if !isMap {
+		if r.elements += int(v); r.elements > maxArrayElements {
+			return 0, false, r.errorf("more than %d array elements", maxArrayElements)
+		}
+	}
 	return int(v), false, nil
 }
 
@@ -353,6 +381,17 @@ func (r *mpReader) skip() error {
 
 func parseEntries(b []byte) ([]wire.Entry, error) {
 	r := &mpReader{b: b}
+	es, err := r.entries()
+	if err != nil {
+		return nil, err
+	}
+	if r.pos != len(b) {
+		return nil, r.errorf("%d trailing bytes", len(b)-r.pos)
+	}
+	return es, nil
+}
+
+func (r *mpReader) entries() ([]wire.Entry, error) {
 	n, isNil, err := r.length(false)
 	if err != nil || isNil {
 		return nil, err
@@ -363,9 +402,6 @@ func parseEntries(b []byte) ([]wire.Entry, error) {
 			return nil, err
 		}
 	}
-	if r.pos != len(b) {
-		return nil, r.errorf("%d trailing bytes", len(b)-r.pos)
-	}
 	return es, nil
 }
 
@@ -375,20 +411,20 @@ func (r *mpReader) entry(e *wire.Entry) error {
 		return err
 	}
 	for i := 0; i < n; i++ {
-		k, err := r.str()
+		k, err := r.key1()
 		if err != nil {
 			return err
 		}
 		switch k {
-		case "i":
+		case 'i':
 			e.Index, err = r.uint(math.MaxUint64)
-		case "t":
+		case 't':
 			e.Term, err = r.uint(math.MaxUint64)
-		case "y":
+		case 'y':
 			var v uint64
 			v, err = r.uint(math.MaxUint8)
 			e.Type = wire.EntryType(v)
-		case "d":
+		case 'd':
 			var p []byte
 			p, _, err = r.raw()
 			e.Data = nil
@@ -404,15 +440,13 @@ func (r *mpReader) entry(e *wire.Entry) error {
 			} else if p != nil {
 				e.Data = []byte{}
 			}
-		case "c":
+		case 'c':
 			e.Config, err = r.config()
-		case "o":
-			var s string
-			s, err = r.str()
-			e.Origin = wire.NodeID(s)
-		case "p":
+		case 'o':
+			e.Origin, err = r.nodeID()
+		case 'p':
 			e.ProposalID, err = r.uint(math.MaxUint64)
-		case "w":
+		case 'w':
 			e.Time, err = r.int64()
 		default:
 			err = r.skip()

@@ -14,24 +14,6 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
-// frameMsg must mirror wire.Message field for field, or a field added to
-// wire.Message would silently not cross the network.
-func TestFrameMsgMirrorsWireMessage(t *testing.T) {
-	wt, ft := reflect.TypeOf(wire.Message{}), reflect.TypeOf(frameMsg{})
-	if wt.NumField() != ft.NumField() {
-		t.Fatalf("wire.Message has %d fields, frameMsg %d", wt.NumField(), ft.NumField())
-	}
-	for i := 0; i < wt.NumField(); i++ {
-		w, f := wt.Field(i), ft.Field(i)
-		if w.Name != f.Name || w.Tag != f.Tag {
-			t.Fatalf("field %d: wire.Message has %s %q, frameMsg %s %q", i, w.Name, w.Tag, f.Name, f.Tag)
-		}
-		if w.Name != "Entries" && w.Type != f.Type {
-			t.Fatalf("field %s: wire.Message has type %v, frameMsg %v", w.Name, w.Type, f.Type)
-		}
-	}
-}
-
 // plainEncode is what the codec alone writes for m.
 func plainEncode(t testing.TB, m *wire.Message) []byte {
 	var b []byte

@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hashicorp/go-msgpack/v2/codec"
-
 	"github.com/mandate-raft/mandate/wire"
 )
 
 // A frame is a 4-byte big-endian length followed by that many bytes. On
-// the message lanes each frame is one msgpack-encoded wire.Message.
+// the message lanes each frame is one msgpack-encoded wire.Message (see
+// msgcodec.go).
 const frameHeaderLen = 4
 
 // Errors about what a peer sent; the connection that carried it is closed.
@@ -91,112 +90,45 @@ func writeFrame(w *bufio.Writer, payload []byte) error {
 	return err
 }
 
-// newHandle returns the msgpack handle of one encoder or decoder, with
-// the decoder's defences against hostile input: small initial
-// allocations whatever length a peer declares, and shallow nesting.
-func newHandle() *codec.MsgpackHandle {
-	h := wire.MsgpackHandle()
-	h.MaxInitLen = 1024
-	h.MaxDepth = 16
-	// Lets frameMsg carry its pre-encoded entries; the bytes on the wire
-	// are those of a plain wire.Message.
-	h.Raw = true
-	return h
-}
-
-// frameMsg is wire.Message as the codec sees it on a message lane: the
-// same fields with the same tags, except that Entries holds the entries
-// array already encoded (see entries.go). A test keeps the two in step.
-type frameMsg struct {
-	Type       wire.MessageType   `codec:"y"`
-	To         wire.NodeID        `codec:"to"`
-	From       wire.NodeID        `codec:"fr"`
-	Term       uint64             `codec:"t"`
-	LogTerm    uint64             `codec:"lt,omitempty"`
-	Index      uint64             `codec:"ix,omitempty"`
-	Entries    codec.Raw          `codec:"e,omitempty"`
-	Commit     uint64             `codec:"c,omitempty"`
-	Snapshot   *wire.SnapshotMeta `codec:"s,omitempty"`
-	Reject     bool               `codec:"r,omitempty"`
-	RejectHint uint64             `codec:"rh,omitempty"`
-	Context    []byte             `codec:"x,omitempty"`
-}
-
-// msgEncoder encodes messages for one connection, reusing its encoder and
-// buffer.
+// msgEncoder encodes messages for one connection, reusing its buffer.
 type msgEncoder struct {
-	enc  *codec.Encoder
-	buf  []byte
-	ents []byte // the entries of the message being encoded
+	buf []byte
 }
 
-func newMsgEncoder() *msgEncoder {
-	e := &msgEncoder{}
-	e.enc = codec.NewEncoderBytes(&e.buf, newHandle())
-	return e
-}
+func newMsgEncoder() *msgEncoder { return &msgEncoder{} }
 
 // encode returns m's bytes, valid until the next call.
 func (e *msgEncoder) encode(m *wire.Message) ([]byte, error) {
 	if cap(e.buf) > shrinkAbove {
 		e.buf = nil
 	}
-	if cap(e.ents) > shrinkAbove {
-		e.ents = nil
-	}
-	fm := frameMsg{
-		Type: m.Type, To: m.To, From: m.From, Term: m.Term, LogTerm: m.LogTerm,
-		Index: m.Index, Commit: m.Commit, Snapshot: m.Snapshot, Reject: m.Reject,
-		RejectHint: m.RejectHint, Context: m.Context,
-	}
-	if len(m.Entries) > 0 {
-		e.ents = appendEntries(e.ents[:0], m.Entries)
-		fm.Entries = e.ents
-	}
-	e.buf = e.buf[:0]
-	e.enc.ResetBytes(&e.buf)
-	if err := e.enc.Encode(&fm); err != nil {
-		return nil, fmt.Errorf("tcp: encode %s: %w", m.Type, err)
-	}
+	e.buf = appendMessage(e.buf[:0], m)
 	return e.buf, nil
 }
 
-// msgDecoder decodes messages for one connection, reusing its decoder.
+// msgDecoder decodes messages for one connection, keeping the node names
+// it saw last so that each message does not allocate them again.
 type msgDecoder struct {
-	dec *codec.Decoder
+	names [4]wire.NodeID
 }
 
-func newMsgDecoder() *msgDecoder {
-	return &msgDecoder{dec: codec.NewDecoderBytes(nil, newHandle())}
-}
+func newMsgDecoder() *msgDecoder { return &msgDecoder{} }
 
 // decode parses one frame's payload into a message and refuses what may
-// not come from the network: a value whose decoding would cost far more
-// memory than its bytes (see checkShape), an unknown or local-only type,
-// or bytes after the message. The message shares no memory with payload.
+// not come from the network: malformed or truncated msgpack, a value
+// whose decoding would cost far more memory than its bytes (more than
+// maxArrayElements array elements, an unknown field nested deeper than
+// maxShapeDepth), an unknown or local-only type, or bytes after the
+// message. Nothing is allocated for a declared length before the bytes
+// it declares are known to be there. The message shares no memory with
+// payload.
 func (d *msgDecoder) decode(payload []byte) (m wire.Message, err error) {
-	if err := checkShape(payload); err != nil {
+	r := mpReader{b: payload, names: d.names[:]}
+	if err := r.message(&m); err != nil {
 		return wire.Message{}, err
 	}
-	d.dec.ResetBytes(payload)
-	var fm frameMsg
-	if err := d.dec.Decode(&fm); err != nil {
-		// %v, not %w: a decoder's io.EOF means a short payload, and must
-		// not read as the peer hanging up.
-		return wire.Message{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
-	}
-	if n := d.dec.NumBytesRead(); n != len(payload) {
-		return wire.Message{}, fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(payload)-n)
-	}
-	m = wire.Message{
-		Type: fm.Type, To: fm.To, From: fm.From, Term: fm.Term, LogTerm: fm.LogTerm,
-		Index: fm.Index, Commit: fm.Commit, Snapshot: fm.Snapshot, Reject: fm.Reject,
-		RejectHint: fm.RejectHint, Context: fm.Context,
-	}
-	if fm.Entries != nil {
-		if m.Entries, err = parseEntries(fm.Entries); err != nil {
-			return wire.Message{}, err
-		}
+	if r.pos != len(payload) {
+		return wire.Message{}, fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(payload)-r.pos)
 	}
 	if !m.Type.Valid() {
 		return wire.Message{}, fmt.Errorf("%w: unknown type %d", ErrBadMessage, uint8(m.Type))

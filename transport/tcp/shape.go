@@ -5,7 +5,9 @@ import (
 	"fmt"
 )
 
-// Limits on the shape of one msgpack message, checked before decoding.
+// Limits on the shape of one msgpack message. The message decoder counts
+// array elements against maxArrayElements as it reads, and skips a field
+// it does not know with shapeLen, which enforces all three.
 // A decoder turns each array element into a struct (a wire.Entry takes 88
 // bytes) even when its encoding is a single byte, so without a bound a
 // frame of empty maps would cost about 88 times its size in memory. An
@@ -19,8 +21,7 @@ const (
 	// the decoder's work on maps that repeat a key.
 	maxObjects = 1 << 23
 	// maxShapeDepth is the nesting a wire.Message needs (message, entries,
-	// entry, config, servers, server) with room to spare; it matches the
-	// decoder's MaxDepth.
+	// entry, config, servers, server) with room to spare.
 	maxShapeDepth = 16
 )
 

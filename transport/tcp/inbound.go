@@ -130,6 +130,7 @@ func (t *Transport) serve(raw net.Conn) {
 		return
 	}
 	accepted = true
+	t.peerHeard(h.From)
 	log := t.log.With("peer", h.From, "remote-addr", remote, "lane", h.Lane)
 	switch h.Lane {
 	case laneSnapshot:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mandate-raft/mandate/wire"
@@ -45,6 +46,9 @@ type outLane struct {
 	// Only the lane's goroutine uses them.
 	batch     []wire.Message
 	lastFlush time.Time
+	// heard is set when the peer connects to this node: it is up, so a
+	// dial backoff towards it ends at the next message.
+	heard atomic.Bool
 }
 
 func (t *Transport) newOutLane(id wire.NodeID, addr string, l lane) *outLane {
@@ -133,6 +137,9 @@ func (o *outLane) run() {
 			closeConn()
 		}
 		if conn == nil {
+			if o.heard.Swap(false) {
+				backoff, retryAt = 0, time.Time{}
+			}
 			if time.Now().Before(retryAt) {
 				// Backing off: what cannot be sent is dropped (Raft
 				// retries) rather than delivered stale later.

@@ -185,3 +185,39 @@ func TestBatchWhoseWriteFailsIsSentAgainOnANewConnection(t *testing.T) {
 		}
 	}
 }
+
+// A peer that could not be dialed is up again as soon as it connects to
+// this node: the dial backoff towards it ends there instead of running its
+// course (up to BackoffMax) while the peer waits for answers. A forming
+// cluster, or a node back from a restart, would otherwise wait seconds for
+// its first messages. The backoff here is an hour: without the rule the
+// last message would never arrive during the test.
+func TestInboundConnectionEndsTheDialBackoffTowardsThatPeer(t *testing.T) {
+	cfgA := testConfig(t, "a")
+	cfgA.BackoffMin, cfgA.BackoffMax = time.Hour, time.Hour
+	a, ra := started(t, cfgA)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrB := ln.Addr().String()
+	ln.Close() // nobody listens there until b starts
+
+	a.SetPeer("b", addrB)
+	a.Send(wire.Message{Type: wire.MsgHeartbeat, From: "a", To: "b", Term: 1, Commit: 1})
+	waitUntil(t, "a's dial to the absent b to fail", func() bool { return a.Stats().DialFailures > 0 })
+
+	cfgB := testConfig(t, "b")
+	cfgB.BindAddr = addrB
+	b, rb := started(t, cfgB)
+	b.SetPeer("a", a.Addr())
+	b.Send(wire.Message{Type: wire.MsgHeartbeat, From: "b", To: "a", Term: 1, Commit: 2})
+	if m := ra.NextMsg(t); m.From != "b" || m.Commit != 2 {
+		t.Fatalf("a received %v, want b's heartbeat", m)
+	}
+
+	a.Send(wire.Message{Type: wire.MsgHeartbeat, From: "a", To: "b", Term: 1, Commit: 3})
+	if m := rb.NextMsg(t); m.From != "a" || m.Commit != 3 {
+		t.Fatalf("b received %v, want a's heartbeat sent after b connected", m)
+	}
+}

@@ -119,6 +119,20 @@ func (t *Transport) SetPeer(id wire.NodeID, addr string) {
 	}
 }
 
+// peerHeard ends the dial backoff towards id, which has just connected to
+// this node and so is up: a forming cluster, or a peer back from a
+// restart, would otherwise wait out a backoff of up to BackoffMax for the
+// answers it needs.
+func (t *Transport) peerHeard(id wire.NodeID) {
+	t.mu.Lock()
+	p := t.peers[id]
+	t.mu.Unlock()
+	if p != nil {
+		p.control.heard.Store(true)
+		p.bulk.heard.Store(true)
+	}
+}
+
 // RemovePeer forgets id and closes the connections to it.
 func (t *Transport) RemovePeer(id wire.NodeID) {
 	t.mu.Lock()

@@ -11,9 +11,9 @@ import (
 
 // changeRetry runs a membership change until it succeeds, retrying while
 // a change is still pending (the leader first commits an entry of its
-// term) and when the change was definitely not
-// committed (which the API promises is safe to retry: a leader that lost
-// its office under a loaded machine, a transfer in progress).
+// term) and when the change was definitely not committed, which the API
+// promises is safe to retry (a leader that lost its office on a loaded
+// machine, a transfer in progress).
 func changeRetry(t *testing.T, what string, change func(ctx context.Context) error) {
 	t.Helper()
 	deadline := time.Now().Add(waitDeadline)

@@ -101,13 +101,24 @@ const maxGatherYields = 8
 // as each round brings more proposals and one batch has room for them.
 // One yield is not always enough: when the other processor is idle it
 // takes this loop back at once, while the woken callers still queue
-// behind one another on this one. It stops at the first round that
-// brings nothing, so it never waits for proposals that are not coming.
+// behind one another on this one. A round that brings nothing ends it,
+// unless fewer proposals are queued than the callers the apply stage
+// just woke: those are on their way (on the other processor, or behind
+// a goroutine this one runs first), and one more yield, a few
+// microseconds when nothing else is runnable, lets one append carry
+// them instead of two appends, two writes on every node and two rounds
+// of messages (at 16 proposers: about 10% more commits per second and
+// 15% less CPU per commit). maxGatherYields bounds the wait for callers
+// that do not propose again.
 func (n *Node) gather() {
 	for range maxGatherYields {
 		queued := len(n.propc)
 		runtime.Gosched()
-		if q := len(n.propc); q == queued || q+1 >= n.cfg.MaxAppendEntries {
+		q := len(n.propc)
+		if q+1 >= n.cfg.MaxAppendEntries {
+			return
+		}
+		if q == queued && q+1 >= int(n.lastWoken.Load()) {
 			return
 		}
 	}

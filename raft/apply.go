@@ -178,6 +178,7 @@ func (a *applier) apply(ents []wire.Entry) error {
 		}
 	}
 	if len(outs) > 0 {
+		n.lastWoken.Store(int32(min(len(outs), 1<<30)))
 		a.taken = n.props.resolveAll(outs, a.taken)
 	}
 	clear(cmds)

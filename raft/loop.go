@@ -57,16 +57,21 @@ func (n *Node) run() {
 			n.stepPeer(m)
 		case p := <-n.proposals():
 			n.advanceClock(false)
-			if n.loop.lastBatch > 1 || len(n.propc) > 0 {
+			if n.loop.lastBatch > 1 || len(n.propc) > 0 || n.lastWoken.Load() > 1 {
 				// Proposers come in bursts (the apply stage wakes every
 				// caller of a batch at once), and the first of a burst
 				// wakes this loop before the rest have run. Under such
 				// load, yielding lets them queue their proposals, so
 				// that one append, one write and one message per
 				// follower carry them all: fewer, larger batches nearly
-				// halved the CPU per commit at 256 proposers. A lone
-				// proposer (a last batch of one, nothing queued) does not
-				// yield and pays no extra latency.
+				// halved the CPU per commit at 256 proposers. The apply
+				// stage's last burst counts too: when the processors are
+				// busy (fsyncs hold them), woken callers trickle in one
+				// at a time, and judging by the last batch alone left
+				// every one of them its own append, write and messages
+				// (1.2 proposals per append at 16 proposers). A lone
+				// proposer (a last batch of one, nothing queued, one
+				// caller woken) does not yield and pays no extra latency.
 				n.gather()
 			}
 			n.propose(p)
@@ -96,13 +101,24 @@ const maxGatherYields = 8
 // as each round brings more proposals and one batch has room for them.
 // One yield is not always enough: when the other processor is idle it
 // takes this loop back at once, while the woken callers still queue
-// behind one another on this one. It stops at the first round that
-// brings nothing, so it never waits for proposals that are not coming.
+// behind one another on this one. A round that brings nothing ends it,
+// unless fewer proposals are queued than the callers the apply stage
+// just woke: those are on their way (on the other processor, or behind
+// a goroutine this one runs first), and one more yield, a few
+// microseconds when nothing else is runnable, lets one append carry
+// them instead of two appends, two writes on every node and two rounds
+// of messages (at 16 proposers: about 10% more commits per second and
+// 15% less CPU per commit). maxGatherYields bounds the wait for callers
+// that do not propose again.
 func (n *Node) gather() {
 	for range maxGatherYields {
 		queued := len(n.propc)
 		runtime.Gosched()
-		if q := len(n.propc); q == queued || q+1 >= n.cfg.MaxAppendEntries {
+		q := len(n.propc)
+		if q+1 >= n.cfg.MaxAppendEntries {
+			return
+		}
+		if q == queued && q+1 >= int(n.lastWoken.Load()) {
 			return
 		}
 	}

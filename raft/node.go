@@ -51,6 +51,10 @@ type Node struct {
 	// persistBacklog and applyBacklog count the entries queued for the
 	// storage and apply stages (see maxBacklog).
 	persistBacklog, applyBacklog atomic.Int64
+	// lastWoken is how many of this node's proposals the apply stage's
+	// latest delivery resolved: the size of the burst of callers it woke
+	// (the event loop's gather heuristic reads it).
+	lastWoken atomic.Int32
 
 	// Owned by the event loop goroutine.
 	rn    *core.RawNode

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/mandate-raft/mandate/wire"
@@ -44,6 +45,16 @@ func (n *Node) runPersist() {
 			p.finish()
 			return
 		}
+		// A write holds this goroutine's processor through its fsyncs
+		// (hundreds of microseconds each): the runtime hands a processor
+		// in a system call to other work only when its monitor thread
+		// notices, which can take milliseconds. So before writing, yield
+		// once: the goroutines already runnable on this processor (the
+		// callers the apply stage woke, the transport writers the event
+		// loop woke) run their few microseconds first instead of waiting
+		// behind the write. The write itself loses at most that much, and
+		// its batch picks up what those goroutines queue meanwhile.
+		runtime.Gosched()
 		batch := n.persistQ.take(spare)
 		if err := p.write(batch); err != nil {
 			n.stop(fmt.Errorf("storage stage: %w", err))

@@ -202,18 +202,20 @@ func (r *raft) handleAppendResp(m wire.Message, pr *tracker.Progress) {
 func (r *raft) handleAppendReject(m wire.Message, pr *tracker.Progress) {
 	r.logger.Debug("append rejected", "from", m.From, "index", m.Index,
 		"hint-index", m.RejectHint, "hint-term", m.LogTerm, "progress", pr.String())
-	if m.Index <= pr.Match {
-		// Stale, or the follower lost entries it acknowledged as durable;
-		// either way backing off below Match cannot help.
-		r.logger.Debug("ignoring rejection at or below match", "from", m.From, "index", m.Index, "match", pr.Match)
+	if m.Index < pr.Match {
+		// Stale: an answer to an append sent before the follower caught
+		// up. Backing off below Match cannot help.
+		r.logger.Debug("ignoring rejection below match", "from", m.From, "index", m.Index, "match", pr.Match)
 		return
 	}
 	if m.RejectHint < pr.Match {
-		// The follower refuses an append above what it acknowledged, and
-		// its log ends (or diverges) below that. By Log Matching a correct
-		// follower cannot do that: it lost entries it had acknowledged as
-		// durable (a wiped or restored disk). Waiting for the entries it is
-		// recorded to hold would wait forever; forget them and repair it
+		// The follower refuses an append at or above what it acknowledged
+		// (a probe is an append just after Match, so at Match exactly),
+		// and its log ends (or diverges) below that. By Log Matching a
+		// correct follower cannot do that: it lost entries it had
+		// acknowledged as durable (a wiped or restored disk). Waiting for
+		// the entries it is recorded to hold would wait forever (a probe
+		// would ask at the same index for ever); forget them and repair it
 		// from its hint, by snapshot if we compacted that far. (A
 		// duplicated old rejection can land here too; it costs one probe.)
 		r.logger.Warn("follower lost entries it had acknowledged; replicating to it again",

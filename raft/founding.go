@@ -80,12 +80,7 @@ func (n *Node) startFounding(ent wire.Entry) error {
 	}
 	// The other members' addresses are needed to ask them, and to answer
 	// a leader should the cluster turn out to be formed already.
-	for _, s := range ent.Config.Servers {
-		if s.ID != n.id && s.Address != "" && n.peers[s.ID] != s.Address {
-			n.peers[s.ID] = s.Address
-			n.trans.SetPeer(s.ID, s.Address)
-		}
-	}
+	n.addPeers(ent.Config.Servers)
 	n.loop.founding = f
 	now := n.cfg.Clock.Now()
 	f.warned = now

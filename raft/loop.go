@@ -346,16 +346,10 @@ func (n *Node) onSoftState(ss core.SoftState) uint64 {
 func (n *Node) syncPeers(conf wire.Configuration) {
 	c := conf.Clone()
 	n.pub.config.Store(&c)
+	n.addPeers(conf.Servers)
 	seen := map[wire.NodeID]bool{}
 	for _, s := range conf.Servers {
 		seen[s.ID] = true
-		if s.ID == n.id || s.Address == "" {
-			continue
-		}
-		if n.peers[s.ID] != s.Address {
-			n.peers[s.ID] = s.Address
-			n.trans.SetPeer(s.ID, s.Address)
-		}
 	}
 	for id := range n.peers {
 		// The leader stays reachable even when the newest configuration
@@ -365,6 +359,18 @@ func (n *Node) syncPeers(conf wire.Configuration) {
 			delete(n.peers, id)
 			n.trans.RemovePeer(id)
 		}
+	}
+}
+
+// addPeers tells the transport the address of every other server of
+// servers that has one, keeping the rest it knows. It runs on the loop.
+func (n *Node) addPeers(servers []wire.Server) {
+	for _, s := range servers {
+		if s.ID == n.id || s.Address == "" || n.peers[s.ID] == s.Address {
+			continue
+		}
+		n.peers[s.ID] = s.Address
+		n.trans.SetPeer(s.ID, s.Address)
 	}
 }
 

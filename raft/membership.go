@@ -95,13 +95,5 @@ func (n *Node) changeMembership(ctx context.Context, cc core.ConfChange) error {
 // that it can answer the leader's first messages; the addresses in the
 // node's own configuration replace these once it has one.
 func (n *Node) SetPeers(ctx context.Context, servers ...wire.Server) error {
-	return n.sendLocal(ctx, func() {
-		for _, s := range servers {
-			if s.ID == n.id || s.Address == "" || n.peers[s.ID] == s.Address {
-				continue
-			}
-			n.peers[s.ID] = s.Address
-			n.trans.SetPeer(s.ID, s.Address)
-		}
-	})
+	return n.sendLocal(ctx, func() { n.addPeers(servers) })
 }

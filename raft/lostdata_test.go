@@ -84,6 +84,49 @@ func (c *testCluster) snapshotOn(id wire.NodeID) wire.SnapshotMeta {
 	return meta
 }
 
+// lostQuorumHistory is the history both tests below start from: in a
+// 3-node cluster (no pre-vote, so every campaign is a real vote request;
+// two trailing log entries, so the log is compacted), the committed
+// entries up to last are held by the leader and by wiped only (stale was
+// cut off while they were written; it is still cut off), the leader has
+// taken snapshot snap, and then the leader and wiped are stopped and
+// wiped's stores are emptied.
+type lostQuorumHistory struct {
+	c                  *testCluster
+	lead, stale, wiped wire.NodeID
+	acks               ackLog
+	last               Applied
+	snap               wire.SnapshotMeta
+}
+
+func newLostQuorumHistory(t *testing.T) *lostQuorumHistory {
+	t.Helper()
+	c := newTestCluster(t, 3, withConfig(func(cfg *Config) {
+		cfg.TrailingLogs = 2
+		cfg.DisablePreVote = true
+	}))
+	c.start(true)
+	h := &lostQuorumHistory{c: c, lead: c.waitLeader()}
+	others := c.others(h.lead)
+	h.stale, h.wiped = others[0], others[1]
+	c.applyAll(&h.acks, "early", 3)
+
+	c.isolate(h.stale)
+	h.last = c.applyAll(&h.acks, "without-stale", 10, h.lead, h.wiped)
+	waitFor(t, "the future wiped node to apply everything", func() bool {
+		return c.nodes[h.wiped].fsm.lastIndex() >= h.last.Index
+	})
+	if got := c.nodes[h.stale].fsm.lastIndex(); got >= h.last.Index {
+		t.Fatalf("the cut-off node applied up to %d", got)
+	}
+	h.snap = c.snapshotOn(h.lead)
+
+	c.stopNode(h.lead)
+	c.stopNode(h.wiped)
+	c.wipe(h.wiped)
+	return h
+}
+
 // The committed entries live on the leader L and the follower W only (the
 // third node S was cut off while they were written). L goes down and W
 // loses its data. S, now reconnected, campaigns again and again (without
@@ -94,30 +137,10 @@ func (c *testCluster) snapshotOn(id wire.NodeID) wire.SnapshotMeta {
 // returns; then L leads, W catches up by snapshot, and W counts towards a
 // quorum again.
 func TestLostDataNodeDoesNotVoteForLeaderMissingCommittedEntries(t *testing.T) {
-	c := newTestCluster(t, 3, withConfig(func(cfg *Config) {
-		cfg.TrailingLogs = 2
-		cfg.DisablePreVote = true
-	}))
-	c.start(true)
-	lead := c.waitLeader()
-	others := c.others(lead)
-	stale, wiped := others[0], others[1]
-	var acks ackLog
-	c.applyAll(&acks, "early", 3)
-
-	c.isolate(stale)
-	last := c.applyAll(&acks, "without-stale", 10, lead, wiped)
-	waitFor(t, "the future wiped node to apply everything", func() bool {
-		return c.nodes[wiped].fsm.lastIndex() >= last.Index
-	})
-	if got := c.nodes[stale].fsm.lastIndex(); got >= last.Index {
-		t.Fatalf("the cut-off node applied up to %d", got)
-	}
-	snap := c.snapshotOn(lead)
-
-	c.stopNode(lead)
-	c.stopNode(wiped)
-	c.wipe(wiped)
+	h := newLostQuorumHistory(t)
+	c, lead, stale, wiped, last := h.c, h.lead, h.stale, h.wiped, h.last
+	acks := &h.acks
+	snap := h.snap
 	c.net.Rejoin(c.nodes[stale].addr)
 	c.startBlank(wiped)
 
@@ -142,7 +165,7 @@ func TestLostDataNodeDoesNotVoteForLeaderMissingCommittedEntries(t *testing.T) {
 	if got := c.waitLeader(); got != lead {
 		t.Fatalf("%s leads; only %s holds every committed entry", got, lead)
 	}
-	after := c.applyAll(&acks, "after-return", 3)
+	after := c.applyAll(acks, "after-return", 3)
 	c.waitApplied(after.Index)
 	c.checkFSMsAgree()
 	for _, id := range c.ids {
@@ -155,7 +178,7 @@ func TestLostDataNodeDoesNotVoteForLeaderMissingCommittedEntries(t *testing.T) {
 	// It is a full voter again: with the other follower down, the leader
 	// commits with the wiped node's acknowledgements alone.
 	c.stopNode(stale)
-	final := c.applyAll(&acks, "quorum-with-wiped", 3)
+	final := c.applyAll(acks, "quorum-with-wiped", 3)
 	waitFor(t, "the wiped node to apply the last write", func() bool {
 		return c.nodes[wiped].fsm.lastIndex() >= final.Index
 	})
@@ -220,27 +243,9 @@ func TestLostDataFollowerIsBroughtBackBySnapshotWhileLeaderRuns(t *testing.T) {
 // founding configuration, so the wiped node never writes it and stays a
 // blank member that votes for nobody until the leader sends it the state.
 func TestLostDataFoundingMemberBootstrappedAgainDoesNotElectStaleLeader(t *testing.T) {
-	c := newTestCluster(t, 3, withConfig(func(cfg *Config) {
-		cfg.TrailingLogs = 2
-		cfg.DisablePreVote = true
-	}))
-	c.start(true)
-	lead := c.waitLeader()
-	others := c.others(lead)
-	stale, wiped := others[0], others[1]
-	var acks ackLog
-	c.applyAll(&acks, "early", 3)
-
-	c.isolate(stale)
-	last := c.applyAll(&acks, "without-stale", 10, lead, wiped)
-	waitFor(t, "the future wiped node to apply everything", func() bool {
-		return c.nodes[wiped].fsm.lastIndex() >= last.Index
-	})
-	c.snapshotOn(lead)
-
-	c.stopNode(lead)
-	c.stopNode(wiped)
-	c.wipe(wiped)
+	h := newLostQuorumHistory(t)
+	c, lead, stale, wiped, last := h.c, h.lead, h.stale, h.wiped, h.last
+	acks := &h.acks
 	n := c.startNode(wiped)
 	if err := n.Bootstrap(c.conf); err != nil {
 		t.Fatalf("bootstrap of the wiped founding member: %v", err)
@@ -270,7 +275,7 @@ func TestLostDataFoundingMemberBootstrappedAgainDoesNotElectStaleLeader(t *testi
 
 	c.startNode(lead)
 	lead2 := c.waitLeader()
-	after := c.applyAll(&acks, "after-return", 3)
+	after := c.applyAll(acks, "after-return", 3)
 	c.waitApplied(after.Index)
 	c.checkFSMsAgree()
 	for _, id := range c.ids {

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/mandate-raft/mandate/logstore"
+	"github.com/mandate-raft/mandate/logstore/internal/entrycodec"
 	"github.com/mandate-raft/mandate/logstore/logstoretest"
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -57,14 +58,14 @@ func FuzzDecodeRecord(f *testing.F) {
 // FuzzDecodeHardState: the hard state decoder never panics and reports
 // damage as ErrCorrupt.
 func FuzzDecodeHardState(f *testing.F) {
-	good, err := encodeHardState(hsSample)
+	good, err := entrycodec.EncodeHardState(hsSample)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := decodeHardState(b); err != nil && !errors.Is(err, logstore.ErrCorrupt) {
+		if _, err := entrycodec.DecodeHardState(b); err != nil && !errors.Is(err, logstore.ErrCorrupt) {
 			t.Fatalf("error not wrapping ErrCorrupt: %v", err)
 		}
 	})

@@ -6,7 +6,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/mandate-raft/mandate/logstore"
+	"github.com/mandate-raft/mandate/logstore/internal/entrycodec"
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -66,15 +66,16 @@ func (e *encoder) appendRunRecord(run []wire.Entry) error {
 	var count [4]byte
 	binary.BigEndian.PutUint32(count[:], uint32(len(run)))
 	e.arena = append(e.arena, count[:]...)
-	e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, run[0].Index, run[0].Term, typeRun, count[:]))
+	e.arena = binary.BigEndian.AppendUint32(e.arena, e.Sum(run[0].Index, run[0].Term, byte(typeRun), count[:]))
 	for i := range run {
-		if err := e.payload(&run[i]); err != nil {
-			return err
+		payload, err := e.Payload(&run[i])
+		if err != nil {
+			return fmt.Errorf("logstore/boltdb: %w", err)
 		}
 		e.arena = binary.AppendUvarint(e.arena, run[i].Term)
-		e.arena = binary.AppendUvarint(e.arena, uint64(len(e.scratch)))
-		e.arena = append(e.arena, e.scratch...)
-		e.arena = binary.BigEndian.AppendUint32(e.arena, checksumWith(&e.hdr, run[i].Index, run[i].Term, typeEntry, e.scratch))
+		e.arena = binary.AppendUvarint(e.arena, uint64(len(payload)))
+		e.arena = append(e.arena, payload...)
+		e.arena = binary.BigEndian.AppendUint32(e.arena, e.Sum(run[i].Index, run[i].Term, byte(typeEntry), payload))
 	}
 	return nil
 }
@@ -87,44 +88,39 @@ type record struct {
 	n         uint64
 }
 
-// corruptf returns an error wrapping logstore.ErrCorrupt about entry index.
-func corruptf(index uint64, format string, args ...any) error {
-	return fmt.Errorf("%w: entry %d: %s", logstore.ErrCorrupt, index, fmt.Sprintf(format, args...))
-}
-
 // parseRecord checks the framing of a record stored under key: its index,
 // its type and, for a run, its header. A single-entry record's checksum is
 // checked when its entry is read.
 func parseRecord(key uint64, l *raft.Log) (record, error) {
 	if l.Index != key {
-		return record{}, corruptf(key, "stored under its key with index %d", l.Index)
+		return record{}, entrycodec.Corruptf(key, "stored under its key with index %d", l.Index)
 	}
 	switch l.Type {
 	case typeTombstone:
 		if len(l.Data) != 4 || binary.BigEndian.Uint32(l.Data) != checksum(key, l.Term, typeTombstone, nil) {
-			return record{}, corruptf(key, "damaged tombstone")
+			return record{}, entrycodec.Corruptf(key, "damaged tombstone")
 		}
 		return record{log: l, tombstone: true}, nil
 	case typeEntry:
 		if len(l.Data) < 4 {
-			return record{}, corruptf(key, "record of %d bytes is too short", len(l.Data))
+			return record{}, entrycodec.Corruptf(key, "record of %d bytes is too short", len(l.Data))
 		}
 		return record{log: l, n: 1}, nil
 	case typeRun:
 		if len(l.Data) < runHeaderLen {
-			return record{}, corruptf(key, "run of %d bytes is too short", len(l.Data))
+			return record{}, entrycodec.Corruptf(key, "run of %d bytes is too short", len(l.Data))
 		}
 		count := l.Data[:4]
 		if binary.BigEndian.Uint32(l.Data[4:8]) != checksum(key, l.Term, typeRun, count) {
-			return record{}, corruptf(key, "run header checksum mismatch")
+			return record{}, entrycodec.Corruptf(key, "run header checksum mismatch")
 		}
 		n := uint64(binary.BigEndian.Uint32(count))
 		if n == 0 || n > uint64(len(l.Data)-runHeaderLen)/minItemLen || key+n < key {
-			return record{}, corruptf(key, "run of %d entries in %d bytes", n, len(l.Data))
+			return record{}, entrycodec.Corruptf(key, "run of %d entries in %d bytes", n, len(l.Data))
 		}
 		return record{log: l, n: n}, nil
 	}
-	return record{}, corruptf(key, "unknown record type %d", l.Type)
+	return record{}, entrycodec.Corruptf(key, "unknown record type %d", l.Type)
 }
 
 // entries appends to out the entries [from, to) of a live record, which
@@ -133,45 +129,39 @@ func parseRecord(key uint64, l *raft.Log) (record, error) {
 func (r record) entries(out []wire.Entry, from, to uint64) ([]wire.Entry, error) {
 	l := r.log
 	if r.n == 1 {
-		payload := l.Data[:len(l.Data)-4]
-		want := binary.BigEndian.Uint32(l.Data[len(l.Data)-4:])
-		if got := checksum(l.Index, l.Term, typeEntry, payload); got != want {
-			return out, corruptf(l.Index, "checksum %08x, want %08x", got, want)
+		ent, err := entrycodec.ParseRecord(l.Index, l.Term, byte(typeEntry), l.Data)
+		if err != nil {
+			return out, err
 		}
-		var ent wire.Entry
-		if err := decodePayload(payload, &ent); err != nil {
-			return out, corruptf(l.Index, "decode: %v", err)
-		}
-		ent.Index, ent.Term = l.Index, l.Term
 		return append(out, ent), nil
 	}
 	b := l.Data[runHeaderLen:]
 	for index := l.Index; index < to; index++ {
 		term, k := binary.Uvarint(b)
 		if k <= 0 {
-			return out, corruptf(index, "bad term in run at %d", l.Index)
+			return out, entrycodec.Corruptf(index, "bad term in run at %d", l.Index)
 		}
 		b = b[k:]
 		size, k := binary.Uvarint(b)
 		if k <= 0 || size > uint64(len(b)-k) || uint64(len(b)-k)-size < 4 {
-			return out, corruptf(index, "bad length in run at %d", l.Index)
+			return out, entrycodec.Corruptf(index, "bad length in run at %d", l.Index)
 		}
 		payload := b[k : k+int(size)]
 		b = b[k+int(size):]
 		want := binary.BigEndian.Uint32(b)
 		b = b[4:]
 		if index == l.Index && term != l.Term {
-			return out, corruptf(index, "term %d, run says %d", term, l.Term)
+			return out, entrycodec.Corruptf(index, "term %d, run says %d", term, l.Term)
 		}
 		if index < from {
 			continue
 		}
 		if got := checksum(index, term, typeEntry, payload); got != want {
-			return out, corruptf(index, "checksum %08x, want %08x", got, want)
+			return out, entrycodec.Corruptf(index, "checksum %08x, want %08x", got, want)
 		}
 		var ent wire.Entry
-		if err := decodePayload(payload, &ent); err != nil {
-			return out, corruptf(index, "decode: %v", err)
+		if err := entrycodec.DecodePayload(payload, &ent); err != nil {
+			return out, entrycodec.Corruptf(index, "decode: %v", err)
 		}
 		ent.Index, ent.Term = index, term
 		out = append(out, ent)

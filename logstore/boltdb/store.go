@@ -32,6 +32,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/mandate-raft/mandate/logstore"
+	"github.com/mandate-raft/mandate/logstore/internal/entrycodec"
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -517,7 +518,7 @@ func (s *Store) HardState() (wire.HardState, bool, error) {
 	if err != nil {
 		return wire.HardState{}, false, fmt.Errorf("logstore/boltdb: %s: read hard state: %w", s.path, err)
 	}
-	hs, err := decodeHardState(b)
+	hs, err := entrycodec.DecodeHardState(b)
 	if err != nil {
 		return wire.HardState{}, false, fmt.Errorf("%s: %w", s.path, err)
 	}
@@ -531,7 +532,7 @@ func (s *Store) SetHardState(hs wire.HardState) error {
 	if s.closed.Load() {
 		return logstore.ErrClosed
 	}
-	b, err := encodeHardState(hs)
+	b, err := entrycodec.EncodeHardState(hs)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package boltdb
+package entrycodec
 
 import (
 	"bytes"

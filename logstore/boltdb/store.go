@@ -33,6 +33,7 @@ import (
 
 	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/internal/entrycodec"
+	"github.com/mandate-raft/mandate/logstore/internal/tailcache"
 	"github.com/mandate-raft/mandate/wire"
 )
 
@@ -89,7 +90,7 @@ type Store struct {
 
 	// cache holds the newest entries; it is updated after each successful
 	// write, under viewMu when the write changes existing entries.
-	cache tailCache
+	cache *tailcache.Cache
 
 	closed atomic.Bool
 }
@@ -135,7 +136,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("logstore/boltdb: open %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, logger: opts.Logger, enc: newEncoder(),
-		cache: tailCache{maxEntries: opts.CacheEntries, maxBytes: opts.CacheBytes}}
+		cache: tailcache.New(opts.CacheEntries, opts.CacheBytes)}
 	if created && !opts.UnsafeNoSync {
 		// Bolt fsyncs the file it creates but not the directory entry.
 		if err := syncDir(dir); err != nil {
@@ -327,7 +328,7 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	for idx := lo; idx < hi; {
 		var next uint64
 		var full bool
-		if out, next, full = s.cache.appendRange(out, idx, hi, &size, maxBytes); full {
+		if out, next, full = s.cache.AppendRange(out, idx, hi, &size, maxBytes); full {
 			return out, nil
 		}
 		if next > idx {
@@ -385,7 +386,7 @@ func (s *Store) StoreEntries(entries []wire.Entry) error {
 	if first == 0 {
 		first = start
 	}
-	s.cache.stored(entries)
+	s.cache.Stored(entries)
 	s.setBounds(first, end)
 	if replacing && end < last {
 		// The log is already right; this only reclaims space. If it fails
@@ -444,7 +445,7 @@ func (s *Store) DeleteBefore(index uint64) error {
 		if err := s.db.DeleteRange(0, math.MaxUint64); err != nil {
 			return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
 		}
-		s.cache.reset()
+		s.cache.Reset()
 		s.setBounds(0, 0)
 		return nil
 	}
@@ -466,7 +467,7 @@ func (s *Store) DeleteBefore(index uint64) error {
 			return fmt.Errorf("logstore/boltdb: %s: delete entries before %d: %w", s.path, index, err)
 		}
 	}
-	s.cache.dropBefore(index)
+	s.cache.DropBefore(index)
 	s.setBounds(index, last)
 	return nil
 }

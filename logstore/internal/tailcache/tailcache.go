@@ -1,4 +1,8 @@
-package boltdb
+// Package tailcache keeps copies of a log store's most recently written
+// entries in memory, so that the reads a leader makes right after
+// appending (to replicate to followers and to apply) do not go back to the
+// disk.
+package tailcache
 
 import (
 	"sync"
@@ -6,15 +10,13 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
-// tailCache keeps copies of the most recently written entries, so that the
-// reads a leader makes right after appending (to replicate to followers
-// and to apply) do not go back to bolt, where each entry costs a
-// transaction and a decode.
+// Cache holds copies of the most recently written entries of one store.
+// It is safe for concurrent use.
 //
 // Invariant: when not empty, the cache holds [first, first+len(entries))
 // and its end is the store's LastIndex (every write updates it, every
 // write that shortens the log truncates it).
-type tailCache struct {
+type Cache struct {
 	maxEntries int
 	maxBytes   uint64
 
@@ -28,17 +30,24 @@ type tailCache struct {
 	base []wire.Entry
 }
 
+// New returns a cache of at most maxEntries entries whose Size totals at
+// most maxBytes (the newest entry is kept whatever its size). A
+// maxEntries of 0 or less disables it: it then holds nothing.
+func New(maxEntries int, maxBytes uint64) *Cache {
+	return &Cache{maxEntries: maxEntries, maxBytes: maxBytes}
+}
+
 // first returns the first cached index, or 0 when the cache is empty.
-func (c *tailCache) firstLocked() uint64 {
+func (c *Cache) firstLocked() uint64 {
 	if len(c.entries) == 0 {
 		return 0
 	}
 	return c.entries[0].Index
 }
 
-// stored records entries just written; they replace any cached entries at
+// Stored records entries just written; they replace any cached entries at
 // or after entries[0].Index.
-func (c *tailCache) stored(entries []wire.Entry) {
+func (c *Cache) Stored(entries []wire.Entry) {
 	if c.maxEntries <= 0 || len(entries) == 0 {
 		return
 	}
@@ -68,7 +77,7 @@ func (c *tailCache) stored(entries []wire.Entry) {
 // makeRoomLocked makes sure k more entries fit after the cached ones
 // within base: by moving the cached entries to the start of base, or, if
 // base is too small, to a new base up to twice the entry limit.
-func (c *tailCache) makeRoomLocked(k int) {
+func (c *Cache) makeRoomLocked(k int) {
 	need := len(c.entries) + k
 	if need <= cap(c.entries) {
 		return
@@ -87,8 +96,8 @@ func (c *tailCache) makeRoomLocked(k int) {
 	c.entries = c.base[:n]
 }
 
-// dropBefore forgets entries below index.
-func (c *tailCache) dropBefore(index uint64) {
+// DropBefore forgets entries below index.
+func (c *Cache) DropBefore(index uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	first := c.firstLocked()
@@ -103,13 +112,14 @@ func (c *tailCache) dropBefore(index uint64) {
 	c.entries = c.entries[n:]
 }
 
-func (c *tailCache) reset() {
+// Reset forgets every entry (the store's log was replaced or emptied).
+func (c *Cache) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.resetLocked()
 }
 
-func (c *tailCache) resetLocked() {
+func (c *Cache) resetLocked() {
 	clear(c.entries)
 	c.entries, c.bytes = c.base[:0], 0
 }
@@ -117,7 +127,7 @@ func (c *tailCache) resetLocked() {
 // trimLocked drops the oldest entries beyond the limits; makeRoomLocked
 // moves the survivors back to the start of base when its end is reached,
 // so memory stays within a small multiple of the limits.
-func (c *tailCache) trimLocked() {
+func (c *Cache) trimLocked() {
 	n := 0
 	for len(c.entries)-n > c.maxEntries || (c.bytes > c.maxBytes && len(c.entries)-n > 1) {
 		c.bytes -= c.entries[n].Size()
@@ -127,13 +137,13 @@ func (c *tailCache) trimLocked() {
 	c.entries = c.entries[n:]
 }
 
-// appendRange appends to out copies of the cached entries from lo on,
+// AppendRange appends to out copies of the cached entries from lo on,
 // below hi, while they fit in maxBytes by the rule of logstore.LimitSize,
 // *size being the Size of the entries already in out (it is updated).
 // It returns the index after the last entry appended (lo if lo is not
 // cached) and whether it stopped because of maxBytes. The copies' data
 // share one new array, each capped at its own length.
-func (c *tailCache) appendRange(out []wire.Entry, lo, hi uint64, size *uint64, maxBytes uint64) ([]wire.Entry, uint64, bool) {
+func (c *Cache) AppendRange(out []wire.Entry, lo, hi uint64, size *uint64, maxBytes uint64) ([]wire.Entry, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	first := c.firstLocked()

@@ -1,0 +1,331 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/mandate-raft/mandate/logstore"
+)
+
+// A segment file holds the frames of consecutive entries, from the index
+// its header names on. Its layout:
+//
+//	header   32 bytes: magic "MNDTWAL1", base index (uint64), 8 zero
+//	         bytes, CRC-32C of the 24 bytes before it, 4 zero bytes
+//	frames   one per entry, in index order:
+//	           size     uint32: length of what follows the crc
+//	           crc      uint32: CRC-32C of size and body, seeded with the
+//	                    previous frame's crc (the header's for the first)
+//	           body     index uint64, term uint64, then the entry without
+//	                    its Index and Term (logstore/internal/entrycodec)
+//	then zeros up to the space reserved when the file was created.
+//
+// All integers are big-endian. Chaining each crc to the one before means a
+// frame left over from a log that was later cut and written again never
+// passes for part of the new log. Where the frames end, the next 8 bytes
+// are zero: the file is cut there whenever the log is.
+const (
+	segMagic      = "MNDTWAL1"
+	segHeaderLen  = 32
+	frameHeadLen  = 8
+	frameFixedLen = 16 // index and term, at the start of every body
+	// maxFrameBody bounds a frame so that a damaged size field is caught
+	// before it allocates: an entry is bounded far below it.
+	maxFrameBody = 1 << 30
+	// sectorSize is the unit a disk writes atomically. A frame that fails
+	// its crc but has a whole sector of zeros was never completely
+	// written (the file's reserved space reads as zeros): a torn append.
+	sectorSize = 512
+	segSuffix  = ".wal"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// frameLoc is where a frame lies in its segment and the crc it is chained
+// to.
+type frameLoc struct {
+	off  int64
+	size uint32 // of the body
+	prev uint32
+}
+
+// segment is one open segment file. Its frames hold indexes [base,
+// base+len(frames)).
+type segment struct {
+	f       *os.File
+	path    string
+	base    uint64
+	frames  []frameLoc
+	end     int64  // offset just after the last frame
+	lastCRC uint32 // crc of the last frame, or of the header
+}
+
+func segName(base uint64) string { return fmt.Sprintf("%020d%s", base, segSuffix) }
+
+// next returns the index the segment's next frame would hold.
+func (g *segment) next() uint64 { return g.base + uint64(len(g.frames)) }
+
+// lastIndex returns the index of its last frame, or base-1 when it has
+// none.
+func (g *segment) lastIndex() uint64 { return g.next() - 1 }
+
+func encodeHeader(base uint64) []byte {
+	h := make([]byte, segHeaderLen)
+	copy(h, segMagic)
+	binary.BigEndian.PutUint64(h[8:], base)
+	binary.BigEndian.PutUint32(h[24:], crc32.Checksum(h[:24], castagnoli))
+	return h
+}
+
+// frameCRC returns the crc of a frame with body (whose size field is
+// len(body)), chained to prev.
+func frameCRC(prev uint32, body []byte) uint32 {
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(body)))
+	return crc32.Update(crc32.Update(prev, castagnoli, size[:]), castagnoli, body)
+}
+
+// appendFrame appends to buf the frame of body chained to prev and
+// returns its crc.
+func appendFrame(buf []byte, prev uint32, body []byte) ([]byte, uint32) {
+	crc := frameCRC(prev, body)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(body)))
+	buf = binary.BigEndian.AppendUint32(buf, crc)
+	return append(buf, body...), crc
+}
+
+// createSegment creates the segment file for base in dir, reserves size
+// bytes for it and makes the file and its name durable.
+func createSegment(dir string, base uint64, size int64, sync bool) (*segment, error) {
+	path := filepath.Join(dir, segName(base))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("logstore/wal: create segment: %w", err)
+	}
+	fail := func(err error) (*segment, error) {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return nil, fmt.Errorf("logstore/wal: create segment %s: %w", path, err)
+	}
+	hdr := encodeHeader(base)
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return fail(err)
+	}
+	if err := reserve(f, size); err != nil {
+		return fail(err)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
+		if err := syncDir(dir); err != nil {
+			return fail(err)
+		}
+	}
+	return &segment{f: f, path: path, base: base, end: segHeaderLen,
+		lastCRC: binary.BigEndian.Uint32(hdr[24:])}, nil
+}
+
+// listSegments returns the bases of the segment files in dir, in order.
+func listSegments(dir string) ([]uint64, error) {
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("logstore/wal: list %s: %w", dir, err)
+	}
+	var bases []uint64
+	for _, e := range names {
+		name := e.Name()
+		if !strings.HasSuffix(name, segSuffix) {
+			continue
+		}
+		base, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 64)
+		if err != nil || name != segName(base) {
+			return nil, fmt.Errorf("%w: %s: unexpected file %s among the segments", logstore.ErrCorrupt, dir, name)
+		}
+		bases = append(bases, base)
+	}
+	return bases, nil // ReadDir sorts by name, and names sort as bases
+}
+
+// errTornHeader marks a segment whose header was never completely
+// written: a crash while the segment was being created.
+var errTornHeader = errors.New("segment header incomplete")
+
+// openSegment opens and scans the segment file for base. A frame that
+// fails its check ends the scan: in the last segment (tail true) it is
+// taken for a torn append, and the file is cut there, if it was never
+// completely written (see sectorSize); anything else is damage, reported
+// as logstore.ErrCorrupt naming the index.
+func openSegment(dir string, base uint64, tail bool, reserveSize int64, sync bool) (*segment, error) {
+	path := filepath.Join(dir, segName(base))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("logstore/wal: open segment: %w", err)
+	}
+	g, err := scanSegment(f, path, base, tail)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if tail {
+		// Cut whatever lies after the last good frame (a torn append, or
+		// nothing), so the next append starts on zeros.
+		if err := g.cutAt(g.end, reserveSize, sync); err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+func scanSegment(f *os.File, path string, base uint64, tail bool) (*segment, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("logstore/wal: %s: %w", path, err)
+	}
+	size := st.Size()
+	hdr := make([]byte, segHeaderLen)
+	if _, err := f.ReadAt(hdr, 0); err != nil || string(hdr[:8]) != segMagic ||
+		binary.BigEndian.Uint32(hdr[24:]) != crc32.Checksum(hdr[:24], castagnoli) {
+		if err == nil && !bytes.Equal(hdr, make([]byte, segHeaderLen)) && size > segHeaderLen {
+			return nil, fmt.Errorf("%w: %s: damaged segment header", logstore.ErrCorrupt, path)
+		}
+		return nil, fmt.Errorf("%w: %s", errTornHeader, path)
+	}
+	if got := binary.BigEndian.Uint64(hdr[8:]); got != base {
+		return nil, fmt.Errorf("%w: %s: header says base index %d", logstore.ErrCorrupt, path, got)
+	}
+	g := &segment{f: f, path: path, base: base, end: segHeaderLen, lastCRC: binary.BigEndian.Uint32(hdr[24:])}
+	r := io.NewSectionReader(f, 0, size)
+	var head [frameHeadLen + frameFixedLen]byte
+	var body []byte
+	for {
+		off := g.end
+		n, _ := r.ReadAt(head[:], off)
+		if n < frameHeadLen || binary.BigEndian.Uint32(head[:4]) == 0 {
+			return g, nil // the end of the frames
+		}
+		bodyLen := binary.BigEndian.Uint32(head[:4])
+		want := binary.BigEndian.Uint32(head[4:8])
+		bad := ""
+		switch {
+		case bodyLen < frameFixedLen || bodyLen > maxFrameBody:
+			bad = fmt.Sprintf("frame size %d", bodyLen)
+		case off+frameHeadLen+int64(bodyLen) > size:
+			bad = "frame runs past the end of the file"
+		default:
+			body = growTo(body, int(bodyLen))
+			if _, err := f.ReadAt(body, off+frameHeadLen); err != nil {
+				return nil, fmt.Errorf("logstore/wal: %s: read frame at %d: %w", path, off, err)
+			}
+			if frameCRC(g.lastCRC, body) != want {
+				bad = "checksum mismatch"
+			} else if idx := binary.BigEndian.Uint64(body); idx != g.next() {
+				bad = fmt.Sprintf("frame holds index %d", idx)
+			}
+		}
+		if bad == "" {
+			g.frames = append(g.frames, frameLoc{off: off, size: bodyLen, prev: g.lastCRC})
+			g.lastCRC = want
+			g.end = off + frameHeadLen + int64(bodyLen)
+			continue
+		}
+		if tail && torn(f, off, size, bodyLen) {
+			return g, nil
+		}
+		return nil, fmt.Errorf("%w: %s: entry %d at offset %d: %s", logstore.ErrCorrupt, path, g.next(), off, bad)
+	}
+}
+
+// torn reports whether the frame at off, which failed its check, was
+// never completely written: it runs past the end of the file, or one of
+// the sectors it touches is all zeros (a sector the disk never wrote
+// reads as the zeros reserved at creation, or those written by the last
+// cut). Damage to a written frame leaves its sectors as they were.
+func torn(f *os.File, off, size int64, bodyLen uint32) bool {
+	end := off + frameHeadLen + int64(bodyLen)
+	if bodyLen > maxFrameBody || end > size {
+		return true
+	}
+	zero := make([]byte, sectorSize)
+	sec := make([]byte, sectorSize)
+	for s := off / sectorSize * sectorSize; s < end; s += sectorSize {
+		n, _ := f.ReadAt(sec, s)
+		if bytes.Equal(sec[:n], zero[:n]) {
+			return true
+		}
+	}
+	return false
+}
+
+func growTo(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// readBody reads and checks the body of the frame of index, which the
+// segment holds.
+func (g *segment) readBody(index uint64, buf []byte) ([]byte, error) {
+	loc := g.frames[index-g.base]
+	buf = growTo(buf, frameHeadLen+int(loc.size))
+	if _, err := g.f.ReadAt(buf, loc.off); err != nil {
+		return nil, fmt.Errorf("logstore/wal: %s: read entry %d: %w", g.path, index, err)
+	}
+	body := buf[frameHeadLen:]
+	if binary.BigEndian.Uint32(buf[:4]) != loc.size || frameCRC(loc.prev, body) != binary.BigEndian.Uint32(buf[4:8]) {
+		return nil, fmt.Errorf("%w: %s: entry %d: checksum mismatch", logstore.ErrCorrupt, g.path, index)
+	}
+	if got := binary.BigEndian.Uint64(body); got != index {
+		return nil, fmt.Errorf("%w: %s: entry %d: frame holds index %d", logstore.ErrCorrupt, g.path, index, got)
+	}
+	return body, nil
+}
+
+// cutAt removes everything from off on (off is a frame boundary or the
+// end of the frames), reserves reserveSize bytes again, and makes the cut
+// durable: the removed frames then read as zeros.
+func (g *segment) cutAt(off, reserveSize int64, sync bool) error {
+	if err := g.f.Truncate(off); err != nil {
+		return fmt.Errorf("logstore/wal: %s: cut at %d: %w", g.path, off, err)
+	}
+	if err := reserve(g.f, reserveSize); err != nil {
+		return fmt.Errorf("logstore/wal: %s: %w", g.path, err)
+	}
+	if sync {
+		if err := g.f.Sync(); err != nil {
+			return fmt.Errorf("logstore/wal: %s: sync after cut: %w", g.path, err)
+		}
+	}
+	n := 0
+	for n < len(g.frames) && g.frames[n].off < off {
+		n++
+	}
+	if n < len(g.frames) {
+		g.lastCRC = g.frames[n].prev
+		g.frames = g.frames[:n]
+	}
+	g.end = off
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("logstore/wal: sync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("logstore/wal: sync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mandate-raft/mandate/daemon/bench"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -20,6 +22,7 @@ func newBenchCmd() *cobra.Command {
 		asJSON   bool
 		dir      string
 		noSync   bool
+		store    string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -50,7 +53,7 @@ through Node.Apply on the leader. --clients takes a list: one run per value.`,
 				if embedded {
 					r, err = bench.RunEmbedded(cmd.Context(), bench.EmbeddedOptions{
 						Clients: c, Duration: duration, Payload: payload, Workload: workload,
-						Dir: dir, UnsafeNoSync: noSync, Progress: prog, Live: live,
+						Dir: dir, Store: store, UnsafeNoSync: noSync, Progress: prog, Live: live,
 					})
 				} else {
 					r, err = bench.RunHTTP(cmd.Context(), bench.HTTPOptions{
@@ -75,6 +78,7 @@ through Node.Apply on the leader. --clients takes a list: one run per value.`,
 	f.StringVar(&workload, "workload", "", "HTTP: transfer (default), deposit, balance, stale-balance; embedded: apply (default)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.StringVar(&dir, "dir", "", "embedded: where to create the temporary data directory")
+	f.StringVar(&store, "store", ondisk.Bolt, "embedded: the log store engine, "+strings.Join(ondisk.Engines, " or "))
 	f.BoolVar(&noSync, "unsafe-no-sync", false, "embedded: skip fsync in the log stores (to measure its cost; never for real data)")
 	return cmd
 }

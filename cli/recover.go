@@ -15,8 +15,8 @@ import (
 
 	"github.com/mandate-raft/mandate/config"
 	"github.com/mandate-raft/mandate/logstore"
-	"github.com/mandate-raft/mandate/logstore/boltdb"
 	logmem "github.com/mandate-raft/mandate/logstore/memory"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 	"github.com/mandate-raft/mandate/raft"
 	snapfile "github.com/mandate-raft/mandate/snapshot/file"
 	"github.com/mandate-raft/mandate/wire"
@@ -191,8 +191,20 @@ func openOffline(cfg *config.Config, readOnly bool) (offlineStores, error) {
 	}
 	// The log's lock first: opening the snapshot store clears unfinished
 	// snapshot files, which must not happen under a running node.
-	store, err := boltdb.Open(logPath, boltdb.Options{Logger: quiet, LockTimeout: recoverLockTimeout})
-	if errors.Is(err, boltdb.ErrLocked) {
+	// The engine whose files are there, whatever the configuration says
+	// (the node itself refuses a mismatch when it starts).
+	engine, err := ondisk.Detect(logPath)
+	if err != nil {
+		return offlineStores{}, fmt.Errorf("recover: the log of %s: %w", cfg.NodeID, err)
+	}
+	if engine == "" {
+		engine = cfg.Raft.Store
+		if engine != ondisk.WAL {
+			engine = ondisk.Bolt
+		}
+	}
+	store, err := ondisk.Open(logPath, engine, ondisk.Options{Logger: quiet, LockTimeout: recoverLockTimeout})
+	if errors.Is(err, ondisk.ErrLocked) {
 		return offlineStores{}, fmt.Errorf("recover: node %s is running (its log %s is locked): stop it first: %w", cfg.NodeID, logPath, err)
 	}
 	if err != nil {

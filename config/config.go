@@ -62,7 +62,9 @@ type Raft struct {
 	// ElectionTimeout (raft.election_timeout) is the base election
 	// timeout; it must exceed HeartbeatTimeout.
 	ElectionTimeout time.Duration
-	// Store (raft.store) is "bolt" (durable) or "memory" (tests only).
+	// Store (raft.store) is "bolt" (durable, the default), "wal" (durable
+	// in segment files: one fsync per append instead of bolt's two) or
+	// "memory" (tests only).
 	Store    string
 	Snapshot Snapshot
 	TLS      TLS

@@ -176,7 +176,7 @@ func TestBadConfigurations(t *testing.T) {
 		{"bad join address", "node_id: n1\nraft: {join: ['ftp://x:1']}\n", []string{"raft.join[0]", "not http or https"}},
 		{"same port twice", "node_id: n1\nhttp: {bind: 127.0.0.1:7001}\n", []string{"http.bind", "also raft.bind"}},
 		{"unknown fsm", "node_id: n1\nfsm: ledgr\n", []string{"fsm", `unknown fsm "ledgr"`, "ledger", "lock"}},
-		{"unknown store", "node_id: n1\nraft: {store: rocks}\n", []string{"raft.store", `"rocks" is not bolt or memory`}},
+		{"unknown store", "node_id: n1\nraft: {store: rocks}\n", []string{"raft.store", `"rocks" is not bolt, wal or memory`}},
 		{"half tls", "node_id: n1\nraft: {tls: {cert_file: a.pem}}\n", []string{"raft.tls", "half configured"}},
 		{"ca without cert", "node_id: n1\nraft: {tls: {ca_file: ca.pem}}\n", []string{"raft.tls", "half configured"}},
 		{"zero retain", "node_id: n1\nraft: {snapshot: {retain: 0}}\n", []string{"raft.snapshot.retain", "at least 1"}},

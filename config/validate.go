@@ -91,8 +91,8 @@ func (c *Config) validateRaft(v *validator) {
 	if v.ok("raft.heartbeat_timeout", "raft.election_timeout") && r.ElectionTimeout <= r.HeartbeatTimeout {
 		v.add("raft.election_timeout", "%v must be longer than raft.heartbeat_timeout %v (ten times is usual)", r.ElectionTimeout, r.HeartbeatTimeout)
 	}
-	if r.Store != "bolt" && r.Store != "memory" && v.ok("raft.store") {
-		v.add("raft.store", "%q is not bolt or memory", r.Store)
+	if r.Store != "bolt" && r.Store != "wal" && r.Store != "memory" && v.ok("raft.store") {
+		v.add("raft.store", "%q is not bolt, wal or memory", r.Store)
 	}
 	if v.ok("raft.snapshot.threshold") && r.Snapshot.Threshold == 0 {
 		v.add("raft.snapshot.threshold", "must be at least 1")

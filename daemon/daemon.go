@@ -19,8 +19,8 @@ import (
 	"github.com/mandate-raft/mandate/examples/lock"
 	"github.com/mandate-raft/mandate/fsm"
 	"github.com/mandate-raft/mandate/logstore"
-	"github.com/mandate-raft/mandate/logstore/boltdb"
 	logmem "github.com/mandate-raft/mandate/logstore/memory"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 	"github.com/mandate-raft/mandate/raft"
 	"github.com/mandate-raft/mandate/snapshot"
 	snapfile "github.com/mandate-raft/mandate/snapshot/file"
@@ -58,8 +58,9 @@ type Options struct {
 	Join []string
 	// HeartbeatTimeout and ElectionTimeout tune Raft (defaults 100 ms, 1 s).
 	HeartbeatTimeout, ElectionTimeout time.Duration
-	// Store is "bolt" (default; durable) or "memory" (for tests; state is
-	// lost on exit).
+	// Store is "bolt" (default; durable), "wal" (durable in segment
+	// files, see logstore/wal) or "memory" (for tests; state is lost on
+	// exit).
 	Store string
 	// SnapshotThreshold, SnapshotInterval, SnapshotRetain and TrailingLogs
 	// set the snapshot policy (zero: raft's defaults; retain 3).
@@ -67,7 +68,7 @@ type Options struct {
 	SnapshotInterval  time.Duration
 	SnapshotRetain    int
 	TrailingLogs      uint64
-	// UnsafeNoSync turns off fsync in the bolt store. Benchmarks only.
+	// UnsafeNoSync turns off fsync in the log store. Benchmarks only.
 	UnsafeNoSync bool
 	// RaftTLS, when set, secures the Raft transport (mutual TLS).
 	RaftTLS *tls.Config
@@ -196,13 +197,13 @@ func (o Options) validate() error {
 		bad("raft bind address is empty")
 	}
 	switch o.Store {
-	case "bolt":
+	case ondisk.Bolt, ondisk.WAL:
 		if o.DataDir == "" {
-			bad("the bolt store needs a data directory")
+			bad("the %s store needs a data directory", o.Store)
 		}
 	case "memory":
 	default:
-		bad("store %q is neither bolt nor memory", o.Store)
+		bad("store %q is not bolt, wal or memory", o.Store)
 	}
 	if o.Bootstrap {
 		found := false
@@ -231,7 +232,7 @@ func (d *Daemon) openStores() error {
 		return err
 	}
 	var err error
-	if d.store, err = boltdb.Open(filepath.Join(d.opts.DataDir, "raft"), boltdb.Options{
+	if d.store, err = ondisk.Open(filepath.Join(d.opts.DataDir, "raft"), d.opts.Store, ondisk.Options{
 		Logger: d.opts.Logger.Named("logstore"), UnsafeNoSync: d.opts.UnsafeNoSync,
 	}); err != nil {
 		return fmt.Errorf("daemon: open the raft log: %w", err)

@@ -41,6 +41,9 @@ type Options struct {
 	// entries a snapshot leaves in the log. A small value makes a node
 	// that lost its log catch up by snapshot rather than by entries.
 	TrailingLogs uint64
+	// Store is raft.store: "bolt" or "wal". Default: the MANDATE_E2E_STORE
+	// environment variable, else bolt.
+	Store string
 }
 
 // Cluster is a set of `mandate serve` processes on 127.0.0.1 whose Raft
@@ -160,6 +163,12 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 	if opts.HeartbeatTimeout == 0 {
 		opts.HeartbeatTimeout = 50 * time.Millisecond
 	}
+	if opts.Store == "" {
+		opts.Store = os.Getenv("MANDATE_E2E_STORE")
+	}
+	if opts.Store == "" {
+		opts.Store = "bolt"
+	}
 	if opts.ElectionTimeout == 0 {
 		opts.ElectionTimeout = 500 * time.Millisecond
 	}
@@ -210,8 +219,8 @@ func (c *Cluster) yaml(n *Node) string {
 	for _, p := range c.Nodes {
 		fmt.Fprintf(&b, "    - {id: %s, address: %s}\n", p.ID, p.ProxyAddr)
 	}
-	fmt.Fprintf(&b, "  cluster_id: e2e\n  heartbeat_timeout: %s\n  election_timeout: %s\n  store: bolt\n",
-		c.opts.HeartbeatTimeout, c.opts.ElectionTimeout)
+	fmt.Fprintf(&b, "  cluster_id: e2e\n  heartbeat_timeout: %s\n  election_timeout: %s\n  store: %s\n",
+		c.opts.HeartbeatTimeout, c.opts.ElectionTimeout, c.opts.Store)
 	if c.opts.TrailingLogs != 0 {
 		fmt.Fprintf(&b, "  snapshot: {trailing_logs: %d}\n", c.opts.TrailingLogs)
 	}

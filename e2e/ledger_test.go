@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mandate-raft/mandate/client"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 )
 
 // ledgerOp is one write of the ledger workload and what its client
@@ -108,14 +110,20 @@ func (w *ledgerWorkload) waitAcked(t *testing.T, n int64, d time.Duration, when 
 // TestLedgerSurvivesLeaderAndFollowerKills runs a transfer workload
 // through all three nodes, with request ids and retries, while the leader
 // and later a follower are killed with SIGKILL and restarted from their
-// bolt stores. At the end the ledger must hold exactly what the
+// stores, once with each durable log store engine. At the end the ledger must hold exactly what the
 // acknowledged writes say: every write's outcome is made definite by
 // retrying it with its request id, so the expected balances are the sums
 // of the applied deposits and transfers (order does not matter for sums),
 // and a write applied twice, or an acknowledged one lost, shows as a
 // wrong balance. Every replica must then report the same ledger.
 func TestLedgerSurvivesLeaderAndFollowerKills(t *testing.T) {
-	c := StartCluster(t, Options{Nodes: 3, FSM: "ledger"})
+	for _, store := range []string{"bolt", "wal"} {
+		t.Run(store, func(t *testing.T) { ledgerSurvivesKills(t, store) })
+	}
+}
+
+func ledgerSurvivesKills(t *testing.T, store string) {
+	c := StartCluster(t, Options{Nodes: 3, FSM: "ledger", Store: store})
 	w := newLedgerWorkload(t, c)
 	stop := w.start(6, 30*time.Second)
 	defer stop()
@@ -142,6 +150,11 @@ func TestLedgerSurvivesLeaderAndFollowerKills(t *testing.T) {
 	stop()
 
 	checkLedger(t, c, w)
+	for _, n := range c.Nodes {
+		if got, err := ondisk.Detect(filepath.Join(n.Dir, "raft")); err != nil || got != store {
+			t.Fatalf("%s's data directory holds a %q log (%v), want %s", n.ID, got, err, store)
+		}
+	}
 }
 
 // newLedgerWorkload opens the workload's accounts with an acknowledged

@@ -5,16 +5,22 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/mandate-raft/mandate/logstore/boltdb"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 )
 
 // TestRestartingEveryNodeOnDiskKeepsAndReplaysTheLog restarts the whole
-// cluster, on the bolt store, several times: each time every node rebuilds
+// cluster, on each durable log store engine, several times: each time every node rebuilds
 // its FSM from its snapshot and log, no command is applied twice (the test
 // FSM panics on a non-increasing index), every acknowledged write is back,
 // and the commit index a node reports never goes below what it reported
 // before the restart.
 func TestRestartingEveryNodeOnDiskKeepsAndReplaysTheLog(t *testing.T) {
+	for _, engine := range ondisk.Engines {
+		t.Run(engine, func(t *testing.T) { restartEveryNodeOnDisk(t, engine) })
+	}
+}
+
+func restartEveryNodeOnDisk(t *testing.T, engine string) {
 	dirs := map[string]string{}
 	c := newTestCluster(t, 3, withConfig(func(cfg *Config) { cfg.TrailingLogs = 4 }))
 	open := func() {
@@ -24,7 +30,7 @@ func TestRestartingEveryNodeOnDiskKeepsAndReplaysTheLog(t *testing.T) {
 				dir = t.TempDir()
 				dirs[string(id)] = dir
 			}
-			s, err := boltdb.Open(dir, boltdb.Options{})
+			s, err := ondisk.Open(dir, engine, ondisk.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mandate-raft/mandate/fsm"
-	"github.com/mandate-raft/mandate/logstore/boltdb"
+	"github.com/mandate-raft/mandate/logstore"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 	"github.com/mandate-raft/mandate/raft"
 	snapfile "github.com/mandate-raft/mandate/snapshot/file"
 	"github.com/mandate-raft/mandate/transport/tcp"
@@ -36,6 +37,9 @@ type EmbeddedOptions struct {
 	// Dir is where the temporary data directory is made. Default: the
 	// system temp dir.
 	Dir string
+	// Store is the log store engine (logstore/ondisk): "bolt" (the
+	// default) or "wal".
+	Store string
 	// UnsafeNoSync turns off fsync in the log stores (not the default:
 	// the figures include durable writes).
 	UnsafeNoSync bool
@@ -97,7 +101,7 @@ func (countSnap) Release() {}
 type embeddedNode struct {
 	node  *raft.Node
 	trans *tcp.Transport
-	store *boltdb.Store
+	store logstore.Store
 }
 
 // cluster3 starts three nodes over TCP on 127.0.0.1 with bolt stores in
@@ -137,7 +141,7 @@ func cluster3(dir string, o EmbeddedOptions) ([]*embeddedNode, func(), error) {
 			}
 		}
 		ndir := filepath.Join(dir, string(conf.Servers[i].ID))
-		st, err := boltdb.Open(filepath.Join(ndir, "raft"), boltdb.Options{UnsafeNoSync: o.UnsafeNoSync})
+		st, err := ondisk.Open(filepath.Join(ndir, "raft"), o.Store, ondisk.Options{UnsafeNoSync: o.UnsafeNoSync})
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("bench: log store: %w", err)
@@ -201,6 +205,9 @@ func RunEmbedded(ctx context.Context, o EmbeddedOptions) (Result, error) {
 	if o.Payload <= 0 {
 		o.Payload = 128
 	}
+	if o.Store == "" {
+		o.Store = ondisk.Bolt
+	}
 	if o.Workload == "" {
 		o.Workload = "apply"
 	}
@@ -249,6 +256,6 @@ func RunEmbedded(ctx context.Context, o EmbeddedOptions) (Result, error) {
 		return err
 	}
 	r := runLoad(ctx, o.Clients, o.Duration, do, o.Progress, o.Live)
-	r.Mode, r.Workload, r.Payload = "embedded", o.Workload, o.Payload
+	r.Mode, r.Workload, r.Store, r.Payload = "embedded", o.Workload, o.Store, o.Payload
 	return r, ctx.Err()
 }

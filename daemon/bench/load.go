@@ -21,7 +21,9 @@ type Result struct {
 	// Mode is "http" or "embedded"; Workload the operation driven.
 	Mode     string `json:"mode"`
 	Workload string `json:"workload"`
-	Clients  int    `json:"clients"`
+	// Store is the log store engine of an embedded run.
+	Store   string `json:"store,omitempty"`
+	Clients int    `json:"clients"`
 	// Payload is the command size in bytes, where the workload has one.
 	Payload int `json:"payload_bytes,omitempty"`
 	// Ops counts operations that succeeded; Errors those that failed.
@@ -148,9 +150,13 @@ func Print(w io.Writer, results []Result, asJSON bool) error {
 		return enc.Encode(results)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tworkload\tclients\tpayload\tops\tops/s\tp50\tp90\tp99\tp99.9\tmax\terrors\t")
+	fmt.Fprintln(tw, "mode\tworkload\tstore\tclients\tpayload\tops\tops/s\tp50\tp90\tp99\tp99.9\tmax\terrors\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t\n", r.Mode, r.Workload, r.Clients, r.Payload,
+		store := r.Store
+		if store == "" {
+			store = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t\n", r.Mode, r.Workload, store, r.Clients, r.Payload,
 			r.Ops, r.OpsPerSec, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.P999), ms(r.Max), r.Errors)
 	}
 	if err := tw.Flush(); err != nil {

@@ -48,6 +48,13 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
+// SegmentSuffix ends the name of every segment file, and MetaFileName is
+// the meta file's name: what tells a directory of this store.
+const (
+	SegmentSuffix = segSuffix
+	MetaFileName  = metaFileName
+)
+
 // lockFileName is the file Open locks so that two processes never write
 // one directory.
 const lockFileName = "LOCK"

@@ -215,19 +215,20 @@ func scanSegment(f *os.File, path string, base uint64, tail bool) (*segment, err
 		}
 		bodyLen := binary.BigEndian.Uint32(head[:4])
 		want := binary.BigEndian.Uint32(head[4:8])
-		bad := ""
+		bad, isTorn := "", false
 		switch {
-		case bodyLen < frameFixedLen || bodyLen > maxFrameBody:
-			bad = fmt.Sprintf("frame size %d", bodyLen)
-		case off+frameHeadLen+int64(bodyLen) > size:
-			bad = "frame runs past the end of the file"
+		case bodyLen < frameFixedLen || bodyLen > maxFrameBody || off+frameHeadLen+int64(bodyLen) > size:
+			// A torn append leaves each sector old (zeros here) or new,
+			// so a size field that makes no sense was torn only if it
+			// spans two sectors and its part in the second is zero.
+			bad, isTorn = fmt.Sprintf("frame size %d", bodyLen), tornHead(head[:frameHeadLen], off)
 		default:
 			body = growTo(body, int(bodyLen))
 			if _, err := f.ReadAt(body, off+frameHeadLen); err != nil {
 				return nil, fmt.Errorf("logstore/wal: %s: read frame at %d: %w", path, off, err)
 			}
 			if frameCRC(g.lastCRC, body) != want {
-				bad = "checksum mismatch"
+				bad, isTorn = "checksum mismatch", tornFrame(f, off, int64(bodyLen))
 			} else if idx := binary.BigEndian.Uint64(body); idx != g.next() {
 				bad = fmt.Sprintf("frame holds index %d", idx)
 			}
@@ -238,23 +239,20 @@ func scanSegment(f *os.File, path string, base uint64, tail bool) (*segment, err
 			g.end = off + frameHeadLen + int64(bodyLen)
 			continue
 		}
-		if tail && torn(f, off, size, bodyLen) {
+		if tail && isTorn {
 			return g, nil
 		}
 		return nil, fmt.Errorf("%w: %s: entry %d at offset %d: %s", logstore.ErrCorrupt, path, g.next(), off, bad)
 	}
 }
 
-// torn reports whether the frame at off, which failed its check, was
-// never completely written: it runs past the end of the file, or one of
-// the sectors it touches is all zeros (a sector the disk never wrote
-// reads as the zeros reserved at creation, or those written by the last
-// cut). Damage to a written frame leaves its sectors as they were.
-func torn(f *os.File, off, size int64, bodyLen uint32) bool {
-	end := off + frameHeadLen + int64(bodyLen)
-	if bodyLen > maxFrameBody || end > size {
-		return true
-	}
+// tornFrame reports whether the frame at off, whose size is plausible but
+// whose checksum fails, was never completely written: one of the sectors
+// it touches is all zeros (a sector the disk never wrote reads as the
+// zeros reserved at creation or left by the last cut). Damage to a
+// written frame leaves its sectors as they were.
+func tornFrame(f *os.File, off, bodyLen int64) bool {
+	end := off + frameHeadLen + bodyLen
 	zero := make([]byte, sectorSize)
 	sec := make([]byte, sectorSize)
 	for s := off / sectorSize * sectorSize; s < end; s += sectorSize {
@@ -264,6 +262,17 @@ func torn(f *os.File, off, size int64, bodyLen uint32) bool {
 		}
 	}
 	return false
+}
+
+// tornHead reports whether a frame head at off whose size field makes no
+// sense was torn: it crosses a sector boundary and its bytes past the
+// boundary are all zero.
+func tornHead(head []byte, off int64) bool {
+	cross := (off/sectorSize+1)*sectorSize - off
+	if cross >= int64(len(head)) {
+		return false
+	}
+	return bytes.Equal(head[cross:], make([]byte, int64(len(head))-cross))
 }
 
 func growTo(b []byte, n int) []byte {

@@ -556,25 +556,28 @@ func (s *Store) writeFailed(fresh *segment, err error) error {
 // removes the segments (they hold only compacted or cut frames) and, if
 // the compaction point is above start, lowers it, so that Open finds the
 // new entries.
+//
+// The segments go first: with the compaction point lowered while they
+// remain, a crash would bring their frames back into the log.
 func (s *Store) startOver(start uint64) error {
-	if s.meta.cur.first > start {
-		next := s.meta.cur
-		next.first = 0
-		if err := s.meta.write(next); err != nil {
-			return err
-		}
-	}
 	s.viewMu.Lock()
-	defer s.viewMu.Unlock()
 	var gone []string
 	for _, g := range s.segs {
 		_ = g.f.Close()
 		gone = append(gone, g.path)
 	}
 	s.segs = nil
+	s.viewMu.Unlock()
 	if err := s.removeFiles(gone); err != nil {
 		s.failed = fmt.Errorf("logstore/wal: %s: restart to reopen the store: %w", s.dir, err)
 		return err
+	}
+	if s.meta.cur.first > start {
+		next := s.meta.cur
+		next.first = 0
+		if err := s.meta.write(next); err != nil {
+			return err
+		}
 	}
 	return nil
 }

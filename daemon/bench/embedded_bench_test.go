@@ -17,7 +17,8 @@ import (
 // count, so that `go test -bench Embedded -benchtime 1x -cpuprofile ...`
 // profiles the whole write path. Each run lasts MANDATE_BENCH_DURATION
 // (default 3s); b.N is ignored. MANDATE_BENCH_UNSAFE_NO_SYNC=1 runs
-// without fsync.
+// without fsync; MANDATE_BENCH_STORE=wal runs on the segment-file log
+// store instead of bolt.
 func BenchmarkEmbedded(b *testing.B) {
 	d := 3 * time.Second
 	if s := os.Getenv("MANDATE_BENCH_DURATION"); s != "" {
@@ -30,6 +31,7 @@ func BenchmarkEmbedded(b *testing.B) {
 	// MANDATE_BENCH_UNSAFE_NO_SYNC=1 turns fsync off: CPU per commit
 	// without the disk's (and its other users') timing in the batches.
 	noSync := os.Getenv("MANDATE_BENCH_UNSAFE_NO_SYNC") == "1"
+	store := os.Getenv("MANDATE_BENCH_STORE")
 	for _, clients := range []int{1, 16, 256} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			cpu0 := processCPU()
@@ -37,6 +39,7 @@ func BenchmarkEmbedded(b *testing.B) {
 			runtime.ReadMemStats(&m0)
 			r, err := RunEmbedded(context.Background(), EmbeddedOptions{
 				Clients: clients, Duration: d, Dir: b.TempDir(), Logger: hclog.NewNullLogger(), UnsafeNoSync: noSync,
+				Store: store,
 			})
 			if err != nil {
 				b.Fatal(err)

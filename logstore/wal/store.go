@@ -18,14 +18,20 @@
 // over from a log that was cut and written again is never read as part of
 // the new one. A crash in the middle of an append leaves a torn tail,
 // which Open recognizes (the sectors the disk never wrote read as zeros)
-// and cuts off: the append was never acknowledged.
+// and cuts off.
 //
-// Replacing a suffix is a cut, then an append. The store keeps the stored
-// entries that a replacing batch repeats byte for byte and cuts only from
-// the first that differs, so a crash between the two steps leaves a
-// prefix of the old log that holds every entry before that one: it loses
-// only entries the batch replaces. In Raft those conflict with the
-// leader's log, so none of them was committed.
+// An append is not all or nothing, as a bolt transaction is: a crash in
+// the middle of one may leave the first entries of its batch (the pages
+// that reached the file), followed by nothing. Replacing a suffix is a
+// cut, then an append; the store keeps the stored entries that a
+// replacing batch repeats byte for byte and cuts only from the first that
+// differs. So a crash during StoreEntries leaves the old log, or the old
+// log cut somewhere at or after the first entry the batch changes, or the
+// old log up to that entry followed by the first entries of the batch.
+// Every entry before the first changed one is always kept. That is all
+// Raft needs: nothing in an interrupted batch was acknowledged, each of
+// its entries is in the log of the leader that sent it, and the entries a
+// cut removes conflict with that leader's log, so none was committed.
 package wal
 
 import (

@@ -55,8 +55,12 @@ type LogStore interface {
 	// breaking these rules returns ErrNonContiguous and writes nothing. An
 	// empty batch is a no-op. Any stored entries at or after
 	// entries[0].Index are replaced. When it returns nil the entries
-	// survive a crash; when it returns an error the store holds either the
-	// old entries or the new ones, never a mix that breaks contiguity.
+	// survive a crash. When it returns an error, or the process dies
+	// during the call, the log stays contiguous and keeps every stored
+	// entry before the first one the batch changes; what else survives is
+	// the implementation's to say (boltdb: the old entries or the new
+	// ones; wal: also a shorter old log, or the first entries of the
+	// batch). Raft needs no more: nothing of the batch was acknowledged.
 	StoreEntries(entries []wire.Entry) error
 	// DeleteBefore removes every entry with an index below index (log
 	// compaction after a snapshot). Afterwards FirstIndex is index, or 0 if

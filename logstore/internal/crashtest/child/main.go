@@ -137,11 +137,15 @@ func run(engine, dir string, seed uint64, fill bool, fsize uint64) error {
 
 // replacement picks a batch [start, end] that replaces the suffix of the
 // log [first, last] from start on: it reaches back up to about three wal
-// segments, half of the time repeats stored entries below rep before its
-// new ones, and a third of the time ends before last (the log gets
-// shorter, with no new entry at all if it also repeats up to its end).
+// segments (one time in eight, to the first entry: the whole log), half
+// of the time repeats stored entries below rep before its new ones, and a
+// third of the time ends before last (the log gets shorter, with no new
+// entry at all if it also repeats up to its end).
 func replacement(r *rand.Rand, first, last uint64) (start, end, rep uint64) {
 	start = last - uint64(r.IntN(int(min(last-first+1, 300))))
+	if r.IntN(8) == 0 {
+		start = first
+	}
 	rep = start
 	if r.IntN(2) == 0 {
 		rep = start + 1 + uint64(r.IntN(int(last-start+1))) // in (start, last+1]

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mandate-raft/mandate/logstore/boltdb"
 	"github.com/mandate-raft/mandate/snapshot/file"
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -61,12 +60,12 @@ func (m *model) apply(f []string) error {
 	}
 	switch f[1] {
 	case "append":
-		start, end, term := num(2), num(3), num(4)
-		for i := start; i <= m.last; i++ {
-			delete(m.terms, i)
-		}
+		start, end := num(2), num(3)
 		for i := start; i <= end; i++ {
-			m.terms[i] = term
+			m.terms[i] = batchTerm(f, m, i)
+		}
+		for i := end + 1; i <= m.last; i++ {
+			delete(m.terms, i)
 		}
 		if m.first == 0 {
 			m.first = start
@@ -88,6 +87,80 @@ func (m *model) apply(f []string) error {
 		return fmt.Errorf("unknown operation %q", f[1])
 	}
 	return nil
+}
+
+// batchTerm returns the term of the entry at index i (within the batch) in
+// the batch of the append line f, on the log m held before the batch: the
+// entries below the line's REP field repeat the stored ones.
+func batchTerm(f []string, m *model, i uint64) uint64 {
+	rep, _ := strconv.ParseUint(f[5], 10, 64)
+	if i < rep {
+		return m.terms[i]
+	}
+	term, _ := strconv.ParseUint(f[4], 10, 64)
+	return term
+}
+
+// changedFrom returns the first index whose entry the batch of the append
+// line f changes in the log m: the first in the batch whose term differs
+// from m's at that index (same index and term mean the same bytes, see
+// EntryData), or the batch's end+1 if there is none.
+func changedFrom(f []string, m *model) uint64 {
+	start, _ := strconv.ParseUint(f[2], 10, 64)
+	end, _ := strconv.ParseUint(f[3], 10, 64)
+	for i := start; i <= end; i++ {
+		if t, ok := m.terms[i]; !ok || t != batchTerm(f, m, i) {
+			return i
+		}
+	}
+	return end + 1
+}
+
+// prefix returns m cut to [m.first, last], or to the empty log if last is
+// below m.first.
+func (m *model) prefix(last uint64) *model {
+	c := m.clone()
+	for i := last + 1; i <= m.last; i++ {
+		delete(c.terms, i)
+	}
+	c.last = last
+	if last < m.first {
+		c.first, c.last = 0, 0
+	}
+	return c
+}
+
+// candidates returns the states the log store of engine may be in after a
+// kill: m, and if pending (an intent line) is set, also m with it applied.
+// A wal append that replaces stored entries may also stop after its cut,
+// or part way through it (it removes whole segments from the last
+// backwards, then truncates the one holding the cut): then the log is a
+// prefix of m ending anywhere from just before the first index the batch
+// changes to m's end. Every other write, and every bolt write, is atomic.
+func candidates(engine string, m *model, pending []string) ([]*model, error) {
+	out := []*model{m}
+	if pending == nil {
+		return out, nil
+	}
+	after := m.clone()
+	if err := after.apply(pending); err != nil {
+		return nil, err
+	}
+	out = append(out, after)
+	if engine != EngineWAL || pending[1] != "append" || m.last == 0 {
+		return out, nil
+	}
+	from := changedFrom(pending, m)
+	if from <= m.first {
+		out = append(out, m.prefix(0))
+		from = m.first
+	}
+	for last := from - 1; last < m.last; last++ {
+		if last >= m.first {
+			out = append(out, m.prefix(last))
+		}
+	}
+	return out, nil
 }
 
 // run feeds the child's output into the model and returns the operation
@@ -115,10 +188,10 @@ func (m *model) run(out []byte) (pending []string, err error) {
 	return pending, sc.Err()
 }
 
-// checkLog opens the log store and returns which of the candidate models
-// it holds exactly (every entry intact), or an error.
-func checkLog(dir string, candidates []*model) (*model, error) {
-	s, err := boltdb.Open(filepath.Join(dir, "log"), boltdb.Options{})
+// checkLog opens the log store of engine and returns which of the
+// candidate models it holds exactly (every entry intact), or an error.
+func checkLog(engine, dir string, candidates []*model) (*model, error) {
+	s, err := OpenLog(engine, dir)
 	if err != nil {
 		return nil, fmt.Errorf("reopen after kill: %w", err)
 	}
@@ -151,7 +224,13 @@ func matches(c *model, first, last uint64, entries []wire.Entry, hs wire.HardSta
 	if first != c.first || last != c.last {
 		return fmt.Sprintf("bounds [%d, %d], want [%d, %d]", first, last, c.first, c.last)
 	}
-	for _, e := range entries {
+	if last != 0 && uint64(len(entries)) != last-first+1 {
+		return fmt.Sprintf("read %d entries from [%d, %d]", len(entries), first, last)
+	}
+	for i, e := range entries {
+		if e.Index != first+uint64(i) {
+			return fmt.Sprintf("entry %d read back as index %d", first+uint64(i), e.Index)
+		}
 		if e.Term != c.terms[e.Index] || !bytes.Equal(e.Data, EntryData(e.Index, e.Term)) {
 			return fmt.Sprintf("entry %d has term %d, want %d", e.Index, e.Term, c.terms[e.Index])
 		}
@@ -232,7 +311,8 @@ func readAll(r interface {
 }
 
 // TestKillNineKeepsEveryAcknowledgedWrite kills the child with SIGKILL at
-// random moments. Iterations: 50, or MANDATE_CRASH_ITERS.
+// random moments, writing to each log store engine in turn (the same kill
+// schedule for each). Iterations per engine: 50, or MANDATE_CRASH_ITERS.
 func TestKillNineKeepsEveryAcknowledgedWrite(t *testing.T) {
 	iters := 50
 	if v := os.Getenv("MANDATE_CRASH_ITERS"); v != "" {
@@ -247,16 +327,25 @@ func TestKillNineKeepsEveryAcknowledgedWrite(t *testing.T) {
 		seed, _ = strconv.ParseUint(v, 10, 64)
 	}
 	t.Logf("seed %d (replay the kill schedule with MANDATE_CRASH_SEED=%d)", seed, seed)
-	r := rand.New(rand.NewPCG(seed, 1))
 	built := time.Now()
 	bin := buildChild(t)
 	t.Logf("child built in %v", time.Since(built).Round(time.Millisecond))
+	for _, engine := range Engines {
+		t.Run(engine, func(t *testing.T) { killNine(t, bin, engine, iters, seed) })
+	}
+}
+
+func killNine(t *testing.T, bin, engine string, iters int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 1))
 	dir := t.TempDir()
 	m := &model{terms: map[uint64]uint64{}}
 	acks := 0
 	midWrite := map[string]int{}
+	// What the store held after kills during a replacing append: the old
+	// log, the new one, or (wal only) a prefix of the old one.
+	var keptOld, tookNew, cutShort int
 	for i := range iters {
-		out, err := runAndKill(bin, dir, r.Uint64(), time.Duration(r.IntN(40_000))*time.Microsecond)
+		out, err := runAndKill(bin, engine, dir, r.Uint64(), time.Duration(r.IntN(40_000))*time.Microsecond)
 		if err != nil {
 			t.Fatalf("kill %d: %v", i, err)
 		}
@@ -265,18 +354,26 @@ func TestKillNineKeepsEveryAcknowledgedWrite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kill %d: %v", i, err)
 		}
-		candidates := []*model{m}
 		if pending != nil {
 			midWrite[pending[1]]++
-			after := m.clone()
-			if err := after.apply(pending); err != nil {
-				t.Fatal(err)
-			}
-			candidates = append(candidates, after)
 		}
-		got, err := checkLog(dir, candidates)
+		cands, err := candidates(engine, m, pending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := checkLog(engine, dir, cands)
 		if err != nil {
 			t.Fatalf("kill %d (pending %q): %v", i, pending, err)
+		}
+		if pending != nil && pending[1] == "append" && m.last != 0 && changedFrom(pending, m) <= m.last {
+			switch got {
+			case cands[0]:
+				keptOld++
+			case cands[1]:
+				tookNew++
+			default:
+				cutShort++
+			}
 		}
 		newest, err := checkSnapshots(dir, m)
 		if err != nil {
@@ -291,15 +388,16 @@ func TestKillNineKeepsEveryAcknowledgedWrite(t *testing.T) {
 	if acks == 0 {
 		t.Fatal("the child never completed a write: the kills test nothing")
 	}
-	t.Logf("%d kills, %d acknowledged writes, kills during a write by kind %v; final log [%d, %d]",
-		iters, acks, midWrite, m.first, m.last)
+	t.Logf("%d kills, %d acknowledged writes, kills during a write by kind %v; "+
+		"kills during a cutting append left the old log %d, the new %d, a cut one %d times; final log [%d, %d]",
+		iters, acks, midWrite, keptOld, tookNew, cutShort, m.first, m.last)
 }
 
 // runAndKill starts the child and SIGKILLs it after delay (counted from
 // its "ready" line for most runs, from its start for the others, so that
 // opening the stores is killed too). It returns everything it printed.
-func runAndKill(bin, dir string, seed uint64, delay time.Duration) ([]byte, error) {
-	cmd := exec.Command(bin, "-dir", dir, "-seed", strconv.FormatUint(seed, 10))
+func runAndKill(bin, engine, dir string, seed uint64, delay time.Duration) ([]byte, error) {
+	cmd := exec.Command(bin, "-engine", engine, "-dir", dir, "-seed", strconv.FormatUint(seed, 10))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,14 +14,14 @@ import (
 	"github.com/mandate-raft/mandate/logstore/boltdb"
 )
 
-// fillAndCheck runs the child in -fill mode: it appends until a write
-// fails. The failure must be reported with the file's path and cause, and
-// the store must then hold exactly the acknowledged batches and accept
-// writes again once there is room.
-func fillAndCheck(t *testing.T, dir string, args []string, wantCause string) {
+// fillAndCheck runs the child in -fill mode on the log store of engine: it
+// appends until a write fails. The failure must be reported with the
+// file's path and cause, and the store must then hold exactly the
+// acknowledged batches.
+func fillAndCheck(t *testing.T, engine, dir string, args []string, wantCause string) {
 	t.Helper()
 	bin := buildChild(t)
-	out, err := exec.Command(bin, append([]string{"-dir", dir, "-fill"}, args...)...).Output()
+	out, err := exec.Command(bin, append([]string{"-engine", engine, "-dir", dir, "-fill"}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
@@ -37,19 +38,29 @@ func fillAndCheck(t *testing.T, dir string, args []string, wantCause string) {
 	if m.last == 0 {
 		t.Fatalf("no batch was acknowledged before the disk filled:\n%s", out)
 	}
-	logPath := filepath.Join(dir, "log", boltdb.FileName)
-	if !strings.Contains(full, logPath) || !strings.Contains(full, wantCause) {
+	// The file that could not grow: bolt's database, or a wal segment
+	// (one is created, its space reserved, when the last one is full).
+	logPath := regexp.QuoteMeta(filepath.Join(dir, "log", boltdb.FileName))
+	if engine == EngineWAL {
+		logPath = regexp.QuoteMeta(filepath.Join(dir, "log")+string(filepath.Separator)) + `[0-9]{20}\.wal`
+	}
+	if !regexp.MustCompile(logPath).MatchString(full) || !strings.Contains(full, wantCause) {
 		t.Fatalf("the failed write said %q; want the path %s and %q", full, logPath, wantCause)
 	}
-	if _, err := checkLog(dir, []*model{m}); err != nil {
+	if _, err := checkLog(engine, dir, []*model{m}); err != nil {
 		t.Fatalf("after the full disk: %v", err)
 	}
 	t.Logf("%d entries acknowledged before: %s", m.last, full)
 }
 
+// TestFileSizeLimitFailsTheWriteAndKeepsTheLog runs on bolt only: the
+// limit is per file, and a wal segment holds no more than the size it
+// reserves when it is created (unless one batch is bigger), so a limit
+// above that size is never reached and one below it fails the first
+// segment, before any append is acknowledged.
 func TestFileSizeLimitFailsTheWriteAndKeepsTheLog(t *testing.T) {
 	dir := t.TempDir()
-	fillAndCheck(t, dir, []string{"-fsize", "4194304"}, "file too large")
+	fillAndCheck(t, EngineBolt, dir, []string{"-fsize", "4194304"}, "file too large")
 	// With room again, the log goes on.
 	s, err := boltdb.Open(filepath.Join(dir, "log"), boltdb.Options{})
 	if err != nil {
@@ -62,12 +73,19 @@ func TestFileSizeLimitFailsTheWriteAndKeepsTheLog(t *testing.T) {
 	}
 }
 
-// TestFullDiskFailsTheWriteAndKeepsTheLog fills a real 4 MiB tmpfs. It
-// needs the right to mount, so it runs only as root where mount works.
+// TestFullDiskFailsTheWriteAndKeepsTheLog fills a real 4 MiB tmpfs with
+// each engine's log. It needs the right to mount, so it runs only as root
+// where mount works.
 func TestFullDiskFailsTheWriteAndKeepsTheLog(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
 	}
+	for _, engine := range Engines {
+		t.Run(engine, func(t *testing.T) { fillDisk(t, engine) })
+	}
+}
+
+func fillDisk(t *testing.T, engine string) {
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v %s", err, bytes.TrimSpace(out))
@@ -77,9 +95,9 @@ func TestFullDiskFailsTheWriteAndKeepsTheLog(t *testing.T) {
 			t.Errorf("umount %s: %v %s", mnt, err, out)
 		}
 	})
-	fillAndCheck(t, mnt, nil, syscall.ENOSPC.Error())
+	fillAndCheck(t, engine, mnt, nil, syscall.ENOSPC.Error())
 	// Nothing is lost when the full store is reopened and read again.
-	s, err := boltdb.Open(filepath.Join(mnt, "log"), boltdb.Options{})
+	s, err := OpenLog(engine, mnt)
 	if err != nil && !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("reopen on the full disk: %v", err)
 	}

@@ -1,8 +1,14 @@
 // Command child writes log batches, hard states and snapshots to the
 // durable stores in a directory until it is killed, printing a line before
-// and after each write (see package crashtest). With -fill it appends
-// until a write fails (a full disk, or the file size limit set with
-// -fsize), prints the error and exits.
+// and after each write (see package crashtest). -engine picks the log
+// store (crashtest.Engines). With -fill it appends until a write fails (a
+// full disk, or the file size limit set with -fsize), prints the error and
+// exits.
+//
+// An append line reads "append START END TERM REP": the batch holds
+// [START, END]; the entries below REP are copies of the stored ones (a
+// leader sending again what the follower has), those from REP on are new
+// ones of TERM.
 package main
 
 import (
@@ -15,7 +21,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mandate-raft/mandate/logstore/boltdb"
+	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/internal/crashtest"
 	"github.com/mandate-raft/mandate/snapshot/file"
 	"github.com/mandate-raft/mandate/wire"
@@ -26,8 +32,9 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	fill := flag.Bool("fill", false, "append until a write fails, then exit")
 	fsize := flag.Uint64("fsize", 0, "if > 0: limit the size of files this process writes (RLIMIT_FSIZE)")
+	engine := flag.String("engine", crashtest.EngineBolt, "log store: bolt or wal")
 	flag.Parse()
-	if err := run(*dir, *seed, *fill, *fsize); err != nil {
+	if err := run(*engine, *dir, *seed, *fill, *fsize); err != nil {
 		fmt.Printf("error %v\n", err)
 		os.Exit(1)
 	}
@@ -38,7 +45,7 @@ func say(format string, args ...any) {
 	_, _ = os.Stdout.WriteString(fmt.Sprintf(format, args...) + "\n")
 }
 
-func run(dir string, seed uint64, fill bool, fsize uint64) error {
+func run(engine, dir string, seed uint64, fill bool, fsize uint64) error {
 	if fsize > 0 {
 		// Past the limit a write fails with EFBIG instead of killing us.
 		signal.Ignore(syscall.SIGXFSZ)
@@ -47,7 +54,7 @@ func run(dir string, seed uint64, fill bool, fsize uint64) error {
 			return fmt.Errorf("setrlimit: %w", err)
 		}
 	}
-	logs, err := boltdb.Open(filepath.Join(dir, "log"), boltdb.Options{})
+	logs, err := crashtest.OpenLog(engine, dir)
 	if err != nil {
 		return err
 	}
@@ -95,21 +102,25 @@ func run(dir string, seed uint64, fill bool, fsize uint64) error {
 				return err
 			}
 		default:
-			start := last + 1
-			if x < 30 && last >= 1 && last > first {
-				// A new leader replaces a suffix.
-				term++
-				start = last - uint64(r.IntN(int(min(last-first, 20))))
-			}
+			start, end, rep := last+1, last+1+uint64(r.IntN(64)), last+1
 			if last == 0 {
 				start = first + 1
+				end, rep = start+uint64(r.IntN(64)), start
 			}
-			end := start + uint64(r.IntN(64))
-			say("intent append %d %d %d", start, end, term)
-			if err := logs.StoreEntries(crashtest.Entries(start, end, term)); err != nil {
+			if x < 35 && last != 0 {
+				// A new leader replaces a suffix.
+				term++
+				start, end, rep = replacement(r, first, last)
+			}
+			entries, err := batch(logs, start, end, term, rep)
+			if err != nil {
 				return err
 			}
-			say("ack append %d %d %d", start, end, term)
+			say("intent append %d %d %d %d", start, end, term, rep)
+			if err := logs.StoreEntries(entries); err != nil {
+				return err
+			}
+			say("ack append %d %d %d %d", start, end, term, rep)
 			if first == 0 {
 				first = start
 			}
@@ -122,6 +133,41 @@ func run(dir string, seed uint64, fill bool, fsize uint64) error {
 			say("ack hs %d %d", hs.Term, hs.Commit)
 		}
 	}
+}
+
+// replacement picks a batch [start, end] that replaces the suffix of the
+// log [first, last] from start on: it reaches back up to about three wal
+// segments (one time in eight, to the first entry: the whole log), half
+// of the time repeats stored entries below rep before its new ones, and a
+// third of the time ends before last (the log gets shorter, with no new
+// entry at all if it also repeats up to its end).
+func replacement(r *rand.Rand, first, last uint64) (start, end, rep uint64) {
+	start = last - uint64(r.IntN(int(min(last-first+1, 300))))
+	if r.IntN(8) == 0 {
+		start = first
+	}
+	rep = start
+	if r.IntN(2) == 0 {
+		rep = start + 1 + uint64(r.IntN(int(last-start+1))) // in (start, last+1]
+	}
+	end = start + uint64(r.IntN(64))
+	if r.IntN(3) == 0 {
+		end = start + uint64(r.IntN(int(last-start+1))) // in [start, last]
+	}
+	return start, end, min(rep, end+1)
+}
+
+// batch returns the entries [start, end]: copies of the stored ones below
+// rep, then new ones of term.
+func batch(logs logstore.Store, start, end, term, rep uint64) ([]wire.Entry, error) {
+	entries, err := logs.Entries(start, rep, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the entries [%d, %d) to send again: %w", start, rep, err)
+	}
+	if rep <= end {
+		entries = append(entries, crashtest.Entries(rep, end, term)...)
+	}
+	return entries, nil
 }
 
 func writeSnapshot(snaps *file.Store, index uint64, r *rand.Rand) error {
@@ -146,16 +192,16 @@ func writeSnapshot(snaps *file.Store, index uint64, r *rand.Rand) error {
 }
 
 // fillUp appends 64-entry batches until a write fails, then reports it.
-func fillUp(logs *boltdb.Store, last, term uint64) error {
+func fillUp(logs logstore.Store, last, term uint64) error {
 	for {
 		start, end := last+1, last+64
-		say("intent append %d %d %d", start, end, term)
+		say("intent append %d %d %d %d", start, end, term, start)
 		if err := logs.StoreEntries(crashtest.Entries(start, end, term)); err != nil {
 			// One line, so that the checker sees the whole message.
 			say("full %s", strings.ReplaceAll(err.Error(), "\n", " "))
 			return nil
 		}
-		say("ack append %d %d %d", start, end, term)
+		say("ack append %d %d %d %d", start, end, term, start)
 		last = end
 	}
 }

@@ -132,11 +132,13 @@ func (m *model) prefix(last uint64) *model {
 
 // candidates returns the states the log store of engine may be in after a
 // kill: m, and if pending (an intent line) is set, also m with it applied.
-// A wal append that replaces stored entries may also stop after its cut,
-// or part way through it (it removes whole segments from the last
-// backwards, then truncates the one holding the cut): then the log is a
-// prefix of m ending anywhere from just before the first index the batch
-// changes to m's end. Every other write, and every bolt write, is atomic.
+// A wal append is not atomic (logstore/wal's package comment): one that
+// replaces stored entries may stop after its cut, or part way through it
+// (it removes whole segments from the last backwards, then truncates the
+// one holding the cut), leaving a prefix of m ending anywhere from just
+// before the first index the batch changes to m's end; and the write of
+// the batch may leave its first entries, after m up to that index. Every
+// other write, and every bolt write, is atomic.
 func candidates(engine string, m *model, pending []string) ([]*model, error) {
 	out := []*model{m}
 	if pending == nil {
@@ -147,10 +149,17 @@ func candidates(engine string, m *model, pending []string) ([]*model, error) {
 		return nil, err
 	}
 	out = append(out, after)
-	if engine != EngineWAL || pending[1] != "append" || m.last == 0 {
+	if engine != EngineWAL || pending[1] != "append" {
 		return out, nil
 	}
 	from := changedFrom(pending, m)
+	end, _ := strconv.ParseUint(pending[3], 10, 64)
+	for q := from; q < end; q++ {
+		out = append(out, after.prefix(q))
+	}
+	if m.last == 0 {
+		return out, nil
+	}
 	if from <= m.first {
 		out = append(out, m.prefix(0))
 		from = m.first
@@ -343,7 +352,7 @@ func killNine(t *testing.T, bin, engine string, iters int, seed uint64) {
 	midWrite := map[string]int{}
 	// What the store held after kills during a replacing append: the old
 	// log, the new one, or (wal only) a prefix of the old one.
-	var keptOld, tookNew, cutShort int
+	var keptOld, tookNew, cutShort, partBatch int
 	for i := range iters {
 		out, err := runAndKill(bin, engine, dir, r.Uint64(), time.Duration(r.IntN(40_000))*time.Microsecond)
 		if err != nil {
@@ -365,12 +374,14 @@ func killNine(t *testing.T, bin, engine string, iters int, seed uint64) {
 		if err != nil {
 			t.Fatalf("kill %d (pending %q): %v", i, pending, err)
 		}
-		if pending != nil && pending[1] == "append" && m.last != 0 && changedFrom(pending, m) <= m.last {
-			switch got {
-			case cands[0]:
+		if pending != nil && pending[1] == "append" {
+			switch {
+			case got == cands[0]:
 				keptOld++
-			case cands[1]:
+			case got == cands[1]:
 				tookNew++
+			case got.last >= changedFrom(pending, m):
+				partBatch++
 			default:
 				cutShort++
 			}
@@ -389,8 +400,8 @@ func killNine(t *testing.T, bin, engine string, iters int, seed uint64) {
 		t.Fatal("the child never completed a write: the kills test nothing")
 	}
 	t.Logf("%d kills, %d acknowledged writes, kills during a write by kind %v; "+
-		"kills during a cutting append left the old log %d, the new %d, a cut one %d times; final log [%d, %d]",
-		iters, acks, midWrite, keptOld, tookNew, cutShort, m.first, m.last)
+		"kills during an append left the old log %d, the new %d, a cut one %d, the first part of the batch %d times; final log [%d, %d]",
+		iters, acks, midWrite, keptOld, tookNew, cutShort, partBatch, m.first, m.last)
 }
 
 // runAndKill starts the child and SIGKILLs it after delay (counted from

@@ -48,6 +48,9 @@ type Options struct {
 	// UnsafeNoSync skips fsync: a crash may lose any write. Benchmarks
 	// only.
 	UnsafeNoSync bool
+	// WALSegmentSize is the wal engine's segment size. Default:
+	// wal.DefaultSegmentSize.
+	WALSegmentSize int64
 }
 
 // Detect returns the engine whose files dir holds, or "" when it holds
@@ -98,7 +101,8 @@ func Open(dir, engine string, opts Options) (logstore.Store, error) {
 		}
 		return s, err
 	case WAL:
-		s, err := wal.Open(dir, wal.Options{Logger: opts.Logger, LockTimeout: opts.LockTimeout, UnsafeNoSync: opts.UnsafeNoSync})
+		s, err := wal.Open(dir, wal.Options{Logger: opts.Logger, LockTimeout: opts.LockTimeout,
+			UnsafeNoSync: opts.UnsafeNoSync, SegmentSize: opts.WALSegmentSize})
 		if errors.Is(err, wal.ErrLocked) {
 			return nil, fmt.Errorf("%w: %v", ErrLocked, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 	"github.com/mandate-raft/mandate/snapshot/file"
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -149,7 +150,7 @@ func candidates(engine string, m *model, pending []string) ([]*model, error) {
 		return nil, err
 	}
 	out = append(out, after)
-	if engine != EngineWAL || pending[1] != "append" {
+	if engine != ondisk.WAL || pending[1] != "append" {
 		return out, nil
 	}
 	from := changedFrom(pending, m)
@@ -339,7 +340,7 @@ func TestKillNineKeepsEveryAcknowledgedWrite(t *testing.T) {
 	built := time.Now()
 	bin := buildChild(t)
 	t.Logf("child built in %v", time.Since(built).Round(time.Millisecond))
-	for _, engine := range Engines {
+	for _, engine := range ondisk.Engines {
 		t.Run(engine, func(t *testing.T) { killNine(t, bin, engine, iters, seed) })
 	}
 }

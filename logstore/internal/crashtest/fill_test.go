@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mandate-raft/mandate/logstore/boltdb"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 )
 
 // fillAndCheck runs the child in -fill mode on the log store of engine: it
@@ -41,7 +42,7 @@ func fillAndCheck(t *testing.T, engine, dir string, args []string, wantCause str
 	// The file that could not grow: bolt's database, or a wal segment
 	// (one is created, its space reserved, when the last one is full).
 	logPath := regexp.QuoteMeta(filepath.Join(dir, "log", boltdb.FileName))
-	if engine == EngineWAL {
+	if engine == ondisk.WAL {
 		logPath = regexp.QuoteMeta(filepath.Join(dir, "log")+string(filepath.Separator)) + `[0-9]{20}\.wal`
 	}
 	if !regexp.MustCompile(logPath).MatchString(full) || !strings.Contains(full, wantCause) {
@@ -60,7 +61,7 @@ func fillAndCheck(t *testing.T, engine, dir string, args []string, wantCause str
 // segment, before any append is acknowledged.
 func TestFileSizeLimitFailsTheWriteAndKeepsTheLog(t *testing.T) {
 	dir := t.TempDir()
-	fillAndCheck(t, EngineBolt, dir, []string{"-fsize", "4194304"}, "file too large")
+	fillAndCheck(t, ondisk.Bolt, dir, []string{"-fsize", "4194304"}, "file too large")
 	// With room again, the log goes on.
 	s, err := boltdb.Open(filepath.Join(dir, "log"), boltdb.Options{})
 	if err != nil {
@@ -80,7 +81,7 @@ func TestFullDiskFailsTheWriteAndKeepsTheLog(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
 	}
-	for _, engine := range Engines {
+	for _, engine := range ondisk.Engines {
 		t.Run(engine, func(t *testing.T) { fillDisk(t, engine) })
 	}
 }

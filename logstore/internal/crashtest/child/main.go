@@ -1,7 +1,7 @@
 // Command child writes log batches, hard states and snapshots to the
 // durable stores in a directory until it is killed, printing a line before
 // and after each write (see package crashtest). -engine picks the log
-// store (crashtest.Engines). With -fill it appends until a write fails (a
+// store (ondisk.Engines). With -fill it appends until a write fails (a
 // full disk, or the file size limit set with -fsize), prints the error and
 // exits.
 //
@@ -23,6 +23,7 @@ import (
 
 	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/internal/crashtest"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 	"github.com/mandate-raft/mandate/snapshot/file"
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -32,7 +33,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	fill := flag.Bool("fill", false, "append until a write fails, then exit")
 	fsize := flag.Uint64("fsize", 0, "if > 0: limit the size of files this process writes (RLIMIT_FSIZE)")
-	engine := flag.String("engine", crashtest.EngineBolt, "log store: bolt or wal")
+	engine := flag.String("engine", ondisk.Bolt, "log store: bolt or wal")
 	flag.Parse()
 	if err := run(*engine, *dir, *seed, *fill, *fsize); err != nil {
 		fmt.Printf("error %v\n", err)

@@ -85,19 +85,20 @@ func TestFailedWriteFailsLaterWritesAndKeepsTheLog(t *testing.T) {
 	}
 	// The half-written batch is not served.
 	wantLog(t, s, acked)
-	// Nothing is written after it, whatever the write.
+	// Nothing is written after it, whatever the write, even with room
+	// again, and each refusal gives the first failure's cause.
 	restore()
-	if err := s.StoreEntries(bigEntries(next, next+1, 1, 100)); err == nil {
-		t.Fatal("StoreEntries after a failed write succeeded")
-	}
-	if err := s.StoreEntries(acked[len(acked)-1:]); err == nil {
-		t.Fatal("StoreEntries of a stored entry after a failed write succeeded")
-	}
-	if err := s.SetHardState(wire.HardState{Term: 2, Vote: "n2"}); err == nil {
-		t.Fatal("SetHardState after a failed write succeeded")
-	}
-	if err := s.DeleteBefore(2); err == nil {
-		t.Fatal("DeleteBefore after a failed write succeeded")
+	ackedLast := acked[len(acked)-1].Index
+	for what, err := range map[string]error{
+		"StoreEntries after the log": s.StoreEntries(bigEntries(ackedLast+1, ackedLast+2, 1, 100)),
+		"StoreEntries replacing":     s.StoreEntries(bigEntries(ackedLast, ackedLast+1, 2, 100)),
+		"StoreEntries repeating":     s.StoreEntries(acked[len(acked)-1:]),
+		"SetHardState":               s.SetHardState(wire.HardState{Term: 2, Vote: "n2"}),
+		"DeleteBefore":               s.DeleteBefore(2),
+	} {
+		if !errors.Is(err, syscall.EFBIG) {
+			t.Fatalf("%s after a failed write: got %v, want the failure (EFBIG)", what, err)
+		}
 	}
 	wantLog(t, s, acked)
 	closeT(t, s)
@@ -109,7 +110,6 @@ func TestFailedWriteFailsLaterWritesAndKeepsTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ackedLast := acked[len(acked)-1].Index
 	t.Logf("the write failed with %q; %d entries acknowledged, %d after reopen", failure, ackedLast, last)
 	if last < ackedLast || last > ackedLast+3 {
 		t.Fatalf("LastIndex after reopen: %d, acknowledged %d and the failed batch 3 more", last, ackedLast)

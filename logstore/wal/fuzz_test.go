@@ -135,8 +135,13 @@ const (
 	damageKinds
 )
 
+// maxDamage bounds the operations of one input: a few are enough to
+// combine kinds of damage, and each costs file writes.
+const maxDamage = 6
+
 // damage applies the operations ops describes to the files in dir.
 func (sh *fuzzShape) damage(t *testing.T, dir string, ops []byte) {
+	ops = ops[:min(len(ops), 8*maxDamage)]
 	for ; len(ops) >= 8; ops = ops[8:] {
 		name := sh.names[int(ops[1])%len(sh.names)]
 		path := filepath.Join(dir, name)

@@ -225,6 +225,35 @@ func TestFlippedBitInAnAcknowledgedEntryIsErrCorruptNamingIt(t *testing.T) {
 	}
 }
 
+// A sealed segment was completely written before the next one was
+// started, so nothing in it can be a torn append: a sector that reads as
+// zeros there (a lost write, a bad block) is damage to acknowledged
+// entries, whether it hides a frame's head (the segment then seems to end
+// early) or lies inside a frame.
+func TestZeroedSectorInASealedSegmentIsErrCorrupt(t *testing.T) {
+	for _, sector := range []int64{1, 2, 3} { // sector 0 holds the header (see TestDamagedHeaderOfASealedSegmentIsErrCorrupt)
+		t.Run("Sector"+itoa(uint64(sector)), func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{SegmentSize: smallSegments}
+			s := openT(t, dir, opts)
+			for i := uint64(1); i < 201; i += 10 {
+				store(t, s, logstoretest.Make(i, i+10, 1))
+			}
+			closeT(t, s)
+			segs := segmentPaths(t, dir)
+			if len(segs) < 3 {
+				t.Fatalf("%d segments; the test means a log of several", len(segs))
+			}
+			overwrite(t, segs[1], sector*sectorSize, make([]byte, sectorSize))
+			s, err := Open(dir, opts)
+			if err == nil {
+				s.Close()
+			}
+			wantCorrupt(t, err, "Open with a zeroed sector in a sealed segment", segs[1])
+		})
+	}
+}
+
 // Damage that happens while the store is open is found by the read that
 // meets it: Entries reports it naming the entry, and the entries before it
 // stay readable.

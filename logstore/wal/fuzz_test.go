@@ -16,6 +16,7 @@ import (
 type fuzzShape struct {
 	opts  Options
 	names []string // the files damage may hit, in order
+	tail  string   // the last segment, "" if none
 	files map[string][]byte
 	// all holds every entry written, at its final value, compacted or
 	// not; first and last are the log's bounds (0, 0: empty).
@@ -60,6 +61,9 @@ func fuzzShapes(f *testing.F) []*fuzzShape {
 			}
 			sh.names = append(sh.names, e.Name())
 			sh.files[e.Name()] = b
+			if filepath.Ext(e.Name()) == segSuffix {
+				sh.tail = e.Name() // ReadDir sorts by name, segments by index
+			}
 		}
 		return sh
 	}
@@ -139,11 +143,13 @@ const (
 // combine kinds of damage, and each costs file writes.
 const maxDamage = 6
 
-// damage applies the operations ops describes to the files in dir.
-func (sh *fuzzShape) damage(t *testing.T, dir string, ops []byte) {
+// damage applies the operations ops describes to the files in dir and
+// reports whether one of them hit the last segment.
+func (sh *fuzzShape) damage(t *testing.T, dir string, ops []byte) (tailHit bool) {
 	ops = ops[:min(len(ops), 8*maxDamage)]
 	for ; len(ops) >= 8; ops = ops[8:] {
 		name := sh.names[int(ops[1])%len(sh.names)]
+		tailHit = tailHit || name == sh.tail
 		path := filepath.Join(dir, name)
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -169,16 +175,21 @@ func (sh *fuzzShape) damage(t *testing.T, dir string, ops []byte) {
 			t.Fatal(err)
 		}
 	}
+	return tailHit
 }
 
 // check fails the test unless the store in dir serves what was written,
 // as far as it serves anything: a prefix of the log, every entry intact,
-// read without error, and the hard state written (or the one before, as a
-// torn meta write leaves); and unless the log then goes on and survives a
-// reopen.
-func (sh *fuzzShape) check(t *testing.T, dir string, s *Store) {
+// read without error, all of it if the last segment is intact (only there
+// can an append be torn), and the hard state written (or the one before,
+// as a torn meta write leaves); and unless the log then goes on and
+// survives a reopen.
+func (sh *fuzzShape) check(t *testing.T, dir string, s *Store, tailHit bool) {
 	first, _ := s.FirstIndex()
 	last, _ := s.LastIndex()
+	if !tailHit && last != sh.last {
+		t.Fatalf("bounds [%d, %d], written [%d, %d], and the last segment is intact: entries were lost", first, last, sh.first, sh.last)
+	}
 	if last != 0 {
 		if first != sh.first || last > sh.last {
 			t.Fatalf("bounds [%d, %d], written [%d, %d]: not a prefix", first, last, sh.first, sh.last)
@@ -252,12 +263,12 @@ func FuzzOpen(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		sh.damage(t, dir, ops)
+		tailHit := sh.damage(t, dir, ops)
 		s, err := Open(dir, sh.opts)
 		if err != nil {
 			return // refusing damaged files is always allowed
 		}
 		defer func() { _ = s.Close() }() // check closes it unless it fails first
-		sh.check(t, dir, s)
+		sh.check(t, dir, s, tailHit)
 	})
 }

@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -47,28 +46,34 @@ type metaFile struct {
 	sync bool
 }
 
-// openMeta opens the meta file in dir. fresh reports that no slot was
-// ever completely written (a new store, or a crash while it was being
-// created); a file whose slots are all damaged otherwise is
-// logstore.ErrCorrupt.
-func openMeta(dir string, sync bool) (*metaFile, bool, error) {
+// openMeta opens the meta file in dir, creating it when create is set
+// and there is none: its first slot is written to a temporary file, made
+// durable and renamed into place, so a meta file exists only once a slot
+// was completely written. fresh reports that it was created now; a meta
+// file without an intact slot is logstore.ErrCorrupt.
+func openMeta(dir string, create, sync bool) (m *metaFile, fresh bool, err error) {
 	path := filepath.Join(dir, metaFileName)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("logstore/wal: remove %s: %w", tmp, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if !create {
+			return nil, false, fmt.Errorf("%w: %s: segment files without a meta file", logstore.ErrCorrupt, dir)
+		}
+		return createMeta(dir, path, tmp, sync)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("logstore/wal: open meta file: %w", err)
 	}
-	m := &metaFile{f: f, path: path, sync: sync}
+	m = &metaFile{f: f, path: path, sync: sync}
 	var best *meta
-	var damaged bool
 	buf := make([]byte, metaSlotLen)
 	for slot := range int64(2) {
 		n, _ := f.ReadAt(buf, slot*metaSlotLen)
-		if n == 0 || bytes.Equal(buf[:n], make([]byte, n)) {
-			continue
-		}
 		got, err := decodeMetaSlot(buf[:n])
 		if err != nil {
-			damaged = true
 			continue
 		}
 		if best == nil || got.seq > best.seq {
@@ -76,16 +81,38 @@ func openMeta(dir string, sync bool) (*metaFile, bool, error) {
 		}
 	}
 	if best == nil {
-		if damaged {
-			// Only a write torn while the store was created leaves no
-			// good slot; the caller decides whether that is what
-			// happened.
-			return m, true, fmt.Errorf("%w: %s: no intact slot", logstore.ErrCorrupt, path)
-		}
-		return m, true, nil
+		_ = f.Close()
+		return nil, false, fmt.Errorf("%w: %s: neither slot is intact (the hard state is lost)", logstore.ErrCorrupt, path)
 	}
 	m.cur = *best
 	return m, false, nil
+}
+
+// createMeta writes the first slot of an empty state to tmp, makes it
+// durable and renames it to path.
+func createMeta(dir, path, tmp string, sync bool) (*metaFile, bool, error) {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("logstore/wal: create meta file: %w", err)
+	}
+	m := &metaFile{f: f, path: path, sync: sync}
+	fail := func(err error) (*metaFile, bool, error) {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return nil, false, err
+	}
+	if err := m.write(meta{}); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(fmt.Errorf("logstore/wal: create meta file: %w", err))
+	}
+	if sync {
+		if err := syncDir(dir); err != nil {
+			return fail(err)
+		}
+	}
+	return m, true, nil
 }
 
 func decodeMetaSlot(b []byte) (meta, error) {

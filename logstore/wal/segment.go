@@ -40,11 +40,7 @@ const (
 	// maxFrameBody bounds a frame so that a damaged size field is caught
 	// before it allocates: an entry is bounded far below it.
 	maxFrameBody = 1 << 30
-	// sectorSize is the unit a disk writes atomically. A frame that fails
-	// its crc but has a whole sector of zeros was never completely
-	// written (the file's reserved space reads as zeros): a torn append.
-	sectorSize = 512
-	segSuffix  = ".wal"
+	segSuffix    = ".wal"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -161,9 +157,9 @@ var errTornHeader = errors.New("segment header incomplete")
 
 // openSegment opens and scans the segment file for base. A frame that
 // fails its check ends the scan: in the last segment (tail true) it is
-// taken for a torn append, and the file is cut there, if it was never
-// completely written (see sectorSize); anything else is damage, reported
-// as logstore.ErrCorrupt naming the index.
+// taken for a torn append, and the file is cut there, if no written frame
+// follows it (see followedByFrame); anything else is damage, reported as
+// logstore.ErrCorrupt naming the index.
 func openSegment(dir string, base uint64, tail bool, reserveSize int64, sync bool) (*segment, error) {
 	path := filepath.Join(dir, segName(base))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -193,12 +189,18 @@ func scanSegment(f *os.File, path string, base uint64, tail bool) (*segment, err
 	}
 	size := st.Size()
 	hdr := make([]byte, segHeaderLen)
-	if _, err := f.ReadAt(hdr, 0); err != nil || string(hdr[:8]) != segMagic ||
+	if n, _ := f.ReadAt(hdr, 0); n < segHeaderLen || string(hdr[:8]) != segMagic ||
 		binary.BigEndian.Uint32(hdr[24:]) != crc32.Checksum(hdr[:24], castagnoli) {
-		if err == nil && !bytes.Equal(hdr, make([]byte, segHeaderLen)) && size > segHeaderLen {
-			return nil, fmt.Errorf("%w: %s: damaged segment header", logstore.ErrCorrupt, path)
+		// The header is made durable before any frame is written, so only
+		// the last segment, with no frame after its header, can hold a
+		// header a crash interrupted; and such a segment holds nothing to
+		// lose.
+		var first [frameHeadLen]byte
+		k, _ := f.ReadAt(first[:], segHeaderLen)
+		if tail && bytes.Equal(first[:k], make([]byte, k)) {
+			return nil, fmt.Errorf("%w: %s", errTornHeader, path)
 		}
-		return nil, fmt.Errorf("%w: %s", errTornHeader, path)
+		return nil, fmt.Errorf("%w: %s: damaged segment header", logstore.ErrCorrupt, path)
 	}
 	if got := binary.BigEndian.Uint64(hdr[8:]); got != base {
 		return nil, fmt.Errorf("%w: %s: header says base index %d", logstore.ErrCorrupt, path, got)
@@ -211,26 +213,36 @@ func scanSegment(f *os.File, path string, base uint64, tail bool) (*segment, err
 		off := g.end
 		n, _ := r.ReadAt(head[:], off)
 		if n < frameHeadLen || binary.BigEndian.Uint32(head[:4]) == 0 {
-			return g, nil // the end of the frames
+			// The end of the frames, unless written frames follow: then
+			// this head was damaged (a sector that reads as zeros).
+			if tail {
+				followed, err := followedByFrame(f, off, size, g.next(), binary.BigEndian.Uint32(head[4:8]))
+				if err != nil {
+					return nil, fmt.Errorf("logstore/wal: %s: %w", path, err)
+				}
+				if followed {
+					return nil, fmt.Errorf("%w: %s: entry %d at offset %d: zeroed frame head before written frames", logstore.ErrCorrupt, path, g.next(), off)
+				}
+			}
+			return g, nil
 		}
 		bodyLen := binary.BigEndian.Uint32(head[:4])
 		want := binary.BigEndian.Uint32(head[4:8])
-		bad, isTorn := "", false
+		bad := ""
 		switch {
 		case bodyLen < frameFixedLen || bodyLen > maxFrameBody || off+frameHeadLen+int64(bodyLen) > size:
-			// A torn append leaves each sector old (zeros here) or new,
-			// so a size field that makes no sense was torn only if it
-			// spans two sectors and its part in the second is zero.
-			bad, isTorn = fmt.Sprintf("frame size %d", bodyLen), tornHead(head[:frameHeadLen], off)
+			bad = fmt.Sprintf("frame size %d", bodyLen)
 		default:
 			body = growTo(body, int(bodyLen))
 			if _, err := f.ReadAt(body, off+frameHeadLen); err != nil {
 				return nil, fmt.Errorf("logstore/wal: %s: read frame at %d: %w", path, off, err)
 			}
 			if frameCRC(g.lastCRC, body) != want {
-				bad, isTorn = "checksum mismatch", tornFrame(f, off, int64(bodyLen))
+				bad = "checksum mismatch"
 			} else if idx := binary.BigEndian.Uint64(body); idx != g.next() {
-				bad = fmt.Sprintf("frame holds index %d", idx)
+				// A frame that passes its chained checksum with the wrong
+				// index was written wrong, not torn.
+				return nil, fmt.Errorf("%w: %s: entry %d at offset %d: frame holds index %d", logstore.ErrCorrupt, path, g.next(), off, idx)
 			}
 		}
 		if bad == "" {
@@ -239,40 +251,93 @@ func scanSegment(f *os.File, path string, base uint64, tail bool) (*segment, err
 			g.end = off + frameHeadLen + int64(bodyLen)
 			continue
 		}
-		if tail && isTorn {
-			return g, nil
+		if tail {
+			followed, err := followedByFrame(f, off, size, g.next(), want)
+			if err != nil {
+				return nil, fmt.Errorf("logstore/wal: %s: %w", path, err)
+			}
+			if !followed {
+				return g, nil // a torn append: cut off by the caller
+			}
 		}
 		return nil, fmt.Errorf("%w: %s: entry %d at offset %d: %s", logstore.ErrCorrupt, path, g.next(), off, bad)
 	}
 }
 
-// tornFrame reports whether the frame at off, whose size is plausible but
-// whose checksum fails, was never completely written: one of the sectors
-// it touches is all zeros (a sector the disk never wrote reads as the
-// zeros reserved at creation or left by the last cut). Damage to a
-// written frame leaves its sectors as they were.
-func tornFrame(f *os.File, off, bodyLen int64) bool {
-	end := off + frameHeadLen + bodyLen
-	zero := make([]byte, sectorSize)
-	sec := make([]byte, sectorSize)
-	for s := off / sectorSize * sectorSize; s < end; s += sectorSize {
-		n, _ := f.ReadAt(sec, s)
-		if bytes.Equal(sec[:n], zero[:n]) {
-			return true
+// followedByFrame reports whether a written frame follows the damaged
+// one at off, which should hold index: a frame of index+1 chained to the
+// damaged frame's crc (prev), or, should that crc be the damaged part, a
+// frame of index+1 followed by one of index+2 chained to it. The damaged
+// frame's size field cannot be trusted, so every offset after it is
+// tried.
+//
+// This tells a torn append from damage. An append is the last write to
+// the file, so nothing written follows the frame it tore; damage to an
+// acknowledged frame has the frames written after it behind it (unless it
+// hit the very last one, which no reader can tell from a torn write).
+func followedByFrame(f *os.File, off, size int64, index uint64, prev uint32) (bool, error) {
+	end, err := dataEnd(f, off, size)
+	if err != nil || end <= off+frameHeadLen {
+		return false, err
+	}
+	rest := make([]byte, end-off)
+	if _, err := f.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read after the damaged frame at %d: %w", off, err)
+	}
+	valid := func(p int, index uint64, prev uint32, check bool) (int, uint32, bool) {
+		if p+frameHeadLen+frameFixedLen > len(rest) || binary.BigEndian.Uint64(rest[p+frameHeadLen:]) != index {
+			return 0, 0, false
+		}
+		n := int(binary.BigEndian.Uint32(rest[p:]))
+		if n < frameFixedLen || n > len(rest)-p-frameHeadLen {
+			return 0, 0, false
+		}
+		crc := binary.BigEndian.Uint32(rest[p+4:])
+		if check && frameCRC(prev, rest[p+frameHeadLen:p+frameHeadLen+n]) != crc {
+			return 0, 0, false
+		}
+		return p + frameHeadLen + n, crc, true
+	}
+	for p := frameHeadLen; p+frameHeadLen+frameFixedLen <= len(rest); p++ {
+		next, crc, ok := valid(p, index+1, prev, false)
+		if !ok {
+			continue
+		}
+		if frameCRC(prev, rest[p+frameHeadLen:next]) == crc {
+			return true, nil
+		}
+		if _, _, ok := valid(next, index+2, crc, true); ok {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
-// tornHead reports whether a frame head at off whose size field makes no
-// sense was torn: it crosses a sector boundary and its bytes past the
-// boundary are all zero.
-func tornHead(head []byte, off int64) bool {
-	cross := (off/sectorSize+1)*sectorSize - off
-	if cross >= int64(len(head)) {
-		return false
+// dataEnd returns the offset just after the last byte at or after from
+// that is not zero (from if there is none), up to the first hole: the end
+// of what was written. The reserved space after it reads as zeros, and the
+// file system reports it as a hole where it can (holeAt), which spares
+// reading it; a block an interrupted append never got to the disk is a
+// hole too, so frames after it count as torn, as they are.
+func dataEnd(f *os.File, from, size int64) (int64, error) {
+	buf := make([]byte, 1<<20)
+	zero := make([]byte, len(buf))
+	for end := holeAt(f, from, size); end > from; {
+		n := min(int64(len(buf)), end-from)
+		b := buf[:n]
+		if _, err := f.ReadAt(b, end-n); err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("read at %d: %w", end-n, err)
+		}
+		if !bytes.Equal(b, zero[:n]) {
+			k := len(b)
+			for b[k-1] == 0 {
+				k--
+			}
+			return end - n + int64(k), nil
+		}
+		end -= n
 	}
-	return bytes.Equal(head[cross:], make([]byte, int64(len(head))-cross))
+	return from, nil
 }
 
 func growTo(b []byte, n int) []byte {

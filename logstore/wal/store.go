@@ -17,8 +17,8 @@
 // is reported as logstore.ErrCorrupt naming the entry, and a frame left
 // over from a log that was cut and written again is never read as part of
 // the new one. A crash in the middle of an append leaves a torn tail,
-// which Open recognizes (the sectors the disk never wrote read as zeros)
-// and cuts off.
+// which Open recognizes (no written frame follows it, see
+// followedByFrame) and cuts off.
 //
 // An append is not all or nothing, as a bolt transaction is: a crash in
 // the middle of one may leave the first entries of its batch (the pages
@@ -173,27 +173,12 @@ func (s *Store) load() error {
 	if err != nil {
 		return err
 	}
-	m, fresh, err := openMeta(s.dir, s.sync())
-	if m != nil {
-		s.meta = m
-	}
-	if err != nil && !(fresh && len(bases) == 0) {
+	m, fresh, err := openMeta(s.dir, len(bases) == 0, s.sync())
+	if err != nil {
 		return err
 	}
+	s.meta = m
 	if fresh {
-		if len(bases) > 0 {
-			return fmt.Errorf("%w: %s: segment files without a meta file", logstore.ErrCorrupt, s.dir)
-		}
-		// A new store (or one whose creation a crash interrupted): the
-		// first slot is written before any segment exists.
-		if err := s.meta.write(meta{}); err != nil {
-			return err
-		}
-		if s.sync() {
-			if err := syncDir(s.dir); err != nil {
-				return err
-			}
-		}
 		return nil
 	}
 	for i, base := range bases {

@@ -21,6 +21,20 @@ func reserve(f *os.File, size int64) error {
 	return err
 }
 
+// seekHole is lseek's SEEK_HOLE.
+const seekHole = 4
+
+// holeAt returns the start of the first hole at or after off: a range the
+// file system reports as never written (ext4 and XFS report reserved,
+// unwritten space so), or size when it reports none.
+func holeAt(f *os.File, off, size int64) int64 {
+	h, err := f.Seek(off, seekHole)
+	if err != nil || h > size {
+		return size
+	}
+	return h
+}
+
 // fdatasync flushes the file's data and what is needed to read it back.
 func fdatasync(f *os.File) error {
 	for {

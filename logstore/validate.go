@@ -6,6 +6,24 @@ import (
 	"github.com/mandate-raft/mandate/wire"
 )
 
+// CheckRange reports whether [lo, hi) may be read from a log holding
+// [first, last] (both 0 when empty), by the rules of LogStore.Entries: an
+// error when lo > hi, one wrapping ErrUnavailable or ErrCompacted, or nil.
+// An empty range (lo == hi) is always readable.
+func CheckRange(lo, hi, first, last uint64) error {
+	switch {
+	case lo > hi:
+		return fmt.Errorf("logstore: invalid range [%d, %d)", lo, hi)
+	case lo == hi:
+		return nil
+	case last == 0 || hi > last+1:
+		return fmt.Errorf("%w: [%d, %d) requested, last index %d", ErrUnavailable, lo, hi, last)
+	case lo < first:
+		return fmt.Errorf("%w: index %d requested, first index %d", ErrCompacted, lo, first)
+	}
+	return nil
+}
+
 // CheckAppend reports whether entries may be stored in a log holding
 // [first, last] (both 0 when empty), by the rules of
 // LogStore.StoreEntries: it returns an error wrapping ErrNonContiguous or

@@ -310,18 +310,9 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	if s.closed.Load() {
 		return nil, logstore.ErrClosed
 	}
-	if lo > hi {
-		return nil, fmt.Errorf("logstore/boltdb: invalid range [%d, %d)", lo, hi)
-	}
-	if lo == hi {
-		return nil, nil
-	}
 	first, last := s.bounds()
-	if last == 0 || hi > last+1 {
-		return nil, fmt.Errorf("%w: [%d, %d) requested, last index %d", logstore.ErrUnavailable, lo, hi, last)
-	}
-	if lo < first {
-		return nil, fmt.Errorf("%w: index %d requested, first index %d", logstore.ErrCompacted, lo, first)
+	if err := logstore.CheckRange(lo, hi, first, last); err != nil || lo == hi {
+		return nil, err
 	}
 	out := make([]wire.Entry, 0, min(hi-lo, 1024))
 	var size uint64

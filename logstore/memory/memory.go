@@ -3,7 +3,6 @@
 package memory
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/mandate-raft/mandate/logstore"
@@ -68,18 +67,9 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	if s.closed {
 		return nil, logstore.ErrClosed
 	}
-	if lo > hi {
-		return nil, fmt.Errorf("logstore/memory: invalid range [%d, %d)", lo, hi)
-	}
-	if lo == hi {
-		return nil, nil
-	}
 	first, last := s.firstLocked(), s.lastLocked()
-	if len(s.entries) == 0 || hi > last+1 {
-		return nil, fmt.Errorf("%w: [%d, %d) requested, last index %d", logstore.ErrUnavailable, lo, hi, last)
-	}
-	if lo < first {
-		return nil, fmt.Errorf("%w: index %d requested, first index %d", logstore.ErrCompacted, lo, first)
+	if err := logstore.CheckRange(lo, hi, first, last); err != nil || lo == hi {
+		return nil, err
 	}
 	src := s.entries[lo-first : hi-first]
 	n := logstore.LimitSize(src, maxBytes)

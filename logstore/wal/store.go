@@ -273,17 +273,8 @@ func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
 	if s.closed.Load() {
 		return nil, logstore.ErrClosed
 	}
-	if lo > hi {
-		return nil, fmt.Errorf("logstore/wal: invalid range [%d, %d)", lo, hi)
-	}
-	if lo == hi {
-		return nil, nil
-	}
-	if s.last == 0 || hi > s.last+1 {
-		return nil, fmt.Errorf("%w: [%d, %d) requested, last index %d", logstore.ErrUnavailable, lo, hi, s.last)
-	}
-	if lo < s.first {
-		return nil, fmt.Errorf("%w: index %d requested, first index %d", logstore.ErrCompacted, lo, s.first)
+	if err := logstore.CheckRange(lo, hi, s.first, s.last); err != nil || lo == hi {
+		return nil, err
 	}
 	out := make([]wire.Entry, 0, min(hi-lo, 1024))
 	var size uint64

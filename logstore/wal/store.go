@@ -442,6 +442,14 @@ func (s *Store) cut(from uint64) (err error) {
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
 	defer func() {
+		// Even when the cut fails part way, the entries from from on are
+		// no longer served: their segments may be closed and removed
+		// already, and their frames truncated, while what is left still
+		// holds every entry before from.
+		s.last = from - 1
+		if s.last < s.first {
+			s.first, s.last = 0, 0
+		}
 		if err != nil {
 			s.failed = fmt.Errorf("logstore/wal: %s: a cut failed part way, restart to reopen the store: %w", s.dir, err)
 		}
@@ -463,10 +471,6 @@ func (s *Store) cut(from uint64) (err error) {
 				return err
 			}
 		}
-	}
-	s.last = from - 1
-	if s.last < s.first {
-		s.first, s.last = 0, 0
 	}
 	return nil
 }

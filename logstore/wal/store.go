@@ -181,6 +181,7 @@ func (s *Store) load() error {
 	if fresh {
 		return nil
 	}
+	var stale []string
 	for i, base := range bases {
 		tail := i == len(bases)-1
 		g, err := openSegment(s.dir, base, tail, s.opts.SegmentSize, s.sync())
@@ -194,6 +195,18 @@ func (s *Store) load() error {
 		if err != nil {
 			return err
 		}
+		if n := len(s.segs); n > 0 && s.segs[n-1].next() != g.base &&
+			s.segs[n-1].lastIndex() < s.meta.cur.first && g.base <= s.meta.cur.first {
+			// What is missing lies below the compaction point, and so do
+			// the segments before the gap: compacted segments left behind
+			// by a removal that failed, or by a crash that made the
+			// removal of a later one durable but not theirs.
+			for _, old := range s.segs {
+				_ = old.f.Close()
+				stale = append(stale, old.path)
+			}
+			s.segs = s.segs[:0]
+		}
 		if n := len(s.segs); n > 0 && s.segs[n-1].next() != g.base {
 			_ = g.f.Close()
 			return fmt.Errorf("%w: %s: entries [%d, %d) are missing between segments", logstore.ErrCorrupt,
@@ -203,7 +216,6 @@ func (s *Store) load() error {
 	}
 	// Segments wholly below the compaction point are left over from a
 	// compaction whose clean-up a crash interrupted.
-	var stale []string
 	for len(s.segs) > 1 && s.segs[0].lastIndex() < s.meta.cur.first {
 		_ = s.segs[0].f.Close()
 		stale = append(stale, s.segs[0].path)
@@ -221,13 +233,17 @@ func (s *Store) load() error {
 	return nil
 }
 
+// removeFile is os.Remove, a variable so that tests can make a removal
+// fail.
+var removeFile = os.Remove
+
 // removeFiles removes paths and makes their removal durable.
 func (s *Store) removeFiles(paths []string) error {
 	if len(paths) == 0 {
 		return nil
 	}
 	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := removeFile(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("logstore/wal: remove %s: %w", p, err)
 		}
 	}

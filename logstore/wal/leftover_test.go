@@ -50,3 +50,32 @@ func TestSegmentLeftByAFailedRemovalIsNotAGapAtOpen(t *testing.T) {
 		t.Fatalf("the compacted segment %s is still there after Open", first)
 	}
 }
+
+// A log emptied by a compaction whose segment removals failed starts
+// over below the compaction point: the segments left behind hold entries
+// of the compacted log, and none of them may come back, nor stop the
+// store from opening, once the compaction point is lowered.
+func TestLeftoverSegmentsDoNotComeBackWhenTheLogStartsOver(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: smallSegments, CacheEntries: -1}
+	s := openT(t, dir, opts)
+	old := bigEntries(1, 41, 1, 1000)
+	for i := 0; i < len(old); i += 4 {
+		store(t, s, old[i:i+4])
+	}
+	failRemovals(t, func(string) bool { return true })
+	if err := s.DeleteBefore(41); err != nil {
+		t.Fatalf("DeleteBefore(41) with failing removals: %v", err)
+	}
+	removeFile = os.Remove
+	wantLog(t, s, nil)
+	// The log starts again at 5, below the compaction point, with four
+	// entries: exactly where a segment of the old log starts again.
+	fresh := bigEntries(5, 9, 2, 1000)
+	store(t, s, fresh)
+	wantLog(t, s, fresh)
+	closeT(t, s)
+
+	s = openClean(t, dir, opts)
+	wantLog(t, s, fresh)
+}

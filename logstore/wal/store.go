@@ -570,16 +570,26 @@ func (s *Store) writeFailed(fresh *segment, err error) error {
 //
 // The segments go first: with the compaction point lowered while they
 // remain, a crash would bring their frames back into the log.
+//
+// Every segment file in the directory goes, not only the open ones: a
+// compacted segment whose removal failed is closed but still there, and
+// with the compaction point lowered its entries would come back.
 func (s *Store) startOver(start uint64) error {
 	s.viewMu.Lock()
-	var gone []string
 	for _, g := range s.segs {
 		_ = g.f.Close()
-		gone = append(gone, g.path)
 	}
 	s.segs = nil
 	s.viewMu.Unlock()
-	if err := s.removeFiles(gone); err != nil {
+	bases, err := listSegments(s.dir)
+	if err == nil {
+		gone := make([]string, 0, len(bases))
+		for _, base := range bases {
+			gone = append(gone, filepath.Join(s.dir, segName(base)))
+		}
+		err = s.removeFiles(gone)
+	}
+	if err != nil {
 		s.failed = fmt.Errorf("logstore/wal: %s: restart to reopen the store: %w", s.dir, err)
 		return err
 	}

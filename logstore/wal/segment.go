@@ -146,6 +146,12 @@ func listSegments(dir string) ([]uint64, error) {
 		if err != nil || name != segName(base) {
 			return nil, fmt.Errorf("%w: %s: unexpected file %s among the segments", logstore.ErrCorrupt, dir, name)
 		}
+		if base == 0 {
+			// No entry has index 0, so the store never starts a segment
+			// there; and base-1, the last index of such a segment while it
+			// has no frame, would wrap.
+			return nil, fmt.Errorf("%w: %s: a segment for index 0", logstore.ErrCorrupt, filepath.Join(dir, name))
+		}
 		bases = append(bases, base)
 	}
 	return bases, nil // ReadDir sorts by name, and names sort as bases

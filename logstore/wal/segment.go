@@ -398,7 +398,11 @@ func (g *segment) cutAt(off, reserveSize int64, sync bool) error {
 	return nil
 }
 
-func syncDir(dir string) error {
+// syncDir makes the entries of dir durable: the files created, renamed
+// and removed in it. A variable so that tests can see when it runs.
+var syncDir = syncDirOS
+
+func syncDirOS(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("logstore/wal: sync directory: %w", err)

@@ -478,8 +478,13 @@ func (s *Store) cut(from uint64) (err error) {
 		gone = append(gone, g.path)
 		s.segs = s.segs[:n-1]
 	}
-	if err := s.removeFiles(gone); err != nil {
-		return err
+	// One at a time, each made durable before the next: removals that a
+	// crash catches before a directory sync may survive in any subset,
+	// and a segment removed while a later one stays is a gap.
+	for _, p := range gone {
+		if err := s.removeFiles([]string{p}); err != nil {
+			return err
+		}
 	}
 	if n := len(s.segs); n > 0 {
 		if g := s.segs[n-1]; g.next() > from {

@@ -149,8 +149,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheBytes == 0 {
 		opts.CacheBytes = 16 << 20
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("logstore/wal: create data directory: %w", err)
+	if err := makeDir(dir, !opts.UnsafeNoSync); err != nil {
+		return nil, err
 	}
 	unlock, err := lockDir(filepath.Join(dir, lockFileName), opts.LockTimeout)
 	if err != nil {
@@ -163,6 +163,33 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// makeDir creates dir and its missing parents and, with sync, makes each
+// one it creates durable in its parent: syncing dir makes the names of
+// the files in it durable, not dir's own name.
+func makeDir(dir string, sync bool) error {
+	var created []string // deepest first
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("logstore/wal: create data directory: %w", err)
+	}
+	if sync {
+		for i := len(created) - 1; i >= 0; i-- {
+			if err := syncDir(filepath.Dir(created[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Store) sync() bool { return !s.opts.UnsafeNoSync }

@@ -37,11 +37,13 @@ const (
 	segHeaderLen  = 32
 	frameHeadLen  = 8
 	frameFixedLen = 16 // index and term, at the start of every body
-	// maxFrameBody bounds a frame so that a damaged size field is caught
-	// before it allocates: an entry is bounded far below it.
-	maxFrameBody = 1 << 30
-	segSuffix    = ".wal"
+	segSuffix     = ".wal"
 )
+
+// maxFrameBody bounds a frame so that a damaged size field is caught
+// before it allocates; StoreEntries refuses an entry whose frame would
+// pass it. A variable so that tests can lower it.
+var maxFrameBody uint32 = 1 << 30
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

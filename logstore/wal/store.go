@@ -429,7 +429,8 @@ func (s *Store) StoreEntries(entries []wire.Entry) error {
 }
 
 // encode encodes the bodies of entries into s.bodies, the end of each in
-// s.ends.
+// s.ends. It refuses an entry too large for a frame, before anything is
+// written.
 func (s *Store) encode(entries []wire.Entry) error {
 	s.bodies, s.ends = s.bodies[:0], s.ends[:0]
 	for i := range entries {
@@ -437,6 +438,11 @@ func (s *Store) encode(entries []wire.Entry) error {
 		payload, err := s.enc.Payload(e)
 		if err != nil {
 			return fmt.Errorf("logstore/wal: %w", err)
+		}
+		if frameFixedLen+len(payload) > int(maxFrameBody) {
+			// Open would take its frame for a damaged one and cut it off.
+			return fmt.Errorf("logstore/wal: entry %d of %d bytes is larger than a frame can hold (%d bytes)",
+				e.Index, frameFixedLen+len(payload), maxFrameBody)
 		}
 		s.bodies = binary.BigEndian.AppendUint64(s.bodies, e.Index)
 		s.bodies = binary.BigEndian.AppendUint64(s.bodies, e.Term)

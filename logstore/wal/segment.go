@@ -37,11 +37,13 @@ const (
 	segHeaderLen  = 32
 	frameHeadLen  = 8
 	frameFixedLen = 16 // index and term, at the start of every body
-	// maxFrameBody bounds a frame so that a damaged size field is caught
-	// before it allocates: an entry is bounded far below it.
-	maxFrameBody = 1 << 30
-	segSuffix    = ".wal"
+	segSuffix     = ".wal"
 )
+
+// maxFrameBody bounds a frame so that a damaged size field is caught
+// before it allocates; StoreEntries refuses an entry whose frame would
+// pass it. A variable so that tests can lower it.
+var maxFrameBody uint32 = 1 << 30
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -145,6 +147,12 @@ func listSegments(dir string) ([]uint64, error) {
 		base, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 64)
 		if err != nil || name != segName(base) {
 			return nil, fmt.Errorf("%w: %s: unexpected file %s among the segments", logstore.ErrCorrupt, dir, name)
+		}
+		if base == 0 {
+			// No entry has index 0, so the store never starts a segment
+			// there; and base-1, the last index of such a segment while it
+			// has no frame, would wrap.
+			return nil, fmt.Errorf("%w: %s: a segment for index 0", logstore.ErrCorrupt, filepath.Join(dir, name))
 		}
 		bases = append(bases, base)
 	}
@@ -392,7 +400,11 @@ func (g *segment) cutAt(off, reserveSize int64, sync bool) error {
 	return nil
 }
 
-func syncDir(dir string) error {
+// syncDir makes the entries of dir durable: the files created, renamed
+// and removed in it. A variable so that tests can see when it runs.
+var syncDir = syncDirOS
+
+func syncDirOS(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("logstore/wal: sync directory: %w", err)

@@ -149,8 +149,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheBytes == 0 {
 		opts.CacheBytes = 16 << 20
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("logstore/wal: create data directory: %w", err)
+	if err := makeDir(dir, !opts.UnsafeNoSync); err != nil {
+		return nil, err
 	}
 	unlock, err := lockDir(filepath.Join(dir, lockFileName), opts.LockTimeout)
 	if err != nil {
@@ -163,6 +163,33 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// makeDir creates dir and its missing parents and, with sync, makes each
+// one it creates durable in its parent: syncing dir makes the names of
+// the files in it durable, not dir's own name.
+func makeDir(dir string, sync bool) error {
+	var created []string // deepest first
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("logstore/wal: create data directory: %w", err)
+	}
+	if sync {
+		for i := len(created) - 1; i >= 0; i-- {
+			if err := syncDir(filepath.Dir(created[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Store) sync() bool { return !s.opts.UnsafeNoSync }
@@ -181,6 +208,7 @@ func (s *Store) load() error {
 	if fresh {
 		return nil
 	}
+	var stale []string
 	for i, base := range bases {
 		tail := i == len(bases)-1
 		g, err := openSegment(s.dir, base, tail, s.opts.SegmentSize, s.sync())
@@ -194,6 +222,18 @@ func (s *Store) load() error {
 		if err != nil {
 			return err
 		}
+		if n := len(s.segs); n > 0 && s.segs[n-1].next() != g.base &&
+			s.segs[n-1].lastIndex() < s.meta.cur.first && g.base <= s.meta.cur.first {
+			// What is missing lies below the compaction point, and so do
+			// the segments before the gap: compacted segments left behind
+			// by a removal that failed, or by a crash that made the
+			// removal of a later one durable but not theirs.
+			for _, old := range s.segs {
+				_ = old.f.Close()
+				stale = append(stale, old.path)
+			}
+			s.segs = s.segs[:0]
+		}
 		if n := len(s.segs); n > 0 && s.segs[n-1].next() != g.base {
 			_ = g.f.Close()
 			return fmt.Errorf("%w: %s: entries [%d, %d) are missing between segments", logstore.ErrCorrupt,
@@ -203,7 +243,6 @@ func (s *Store) load() error {
 	}
 	// Segments wholly below the compaction point are left over from a
 	// compaction whose clean-up a crash interrupted.
-	var stale []string
 	for len(s.segs) > 1 && s.segs[0].lastIndex() < s.meta.cur.first {
 		_ = s.segs[0].f.Close()
 		stale = append(stale, s.segs[0].path)
@@ -221,13 +260,17 @@ func (s *Store) load() error {
 	return nil
 }
 
+// removeFile is os.Remove, a variable so that tests can make a removal
+// fail.
+var removeFile = os.Remove
+
 // removeFiles removes paths and makes their removal durable.
 func (s *Store) removeFiles(paths []string) error {
 	if len(paths) == 0 {
 		return nil
 	}
 	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := removeFile(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("logstore/wal: remove %s: %w", p, err)
 		}
 	}
@@ -377,7 +420,8 @@ func (s *Store) StoreEntries(entries []wire.Entry) error {
 }
 
 // encode encodes the bodies of entries into s.bodies, the end of each in
-// s.ends.
+// s.ends. It refuses an entry too large for a frame, before anything is
+// written.
 func (s *Store) encode(entries []wire.Entry) error {
 	s.bodies, s.ends = s.bodies[:0], s.ends[:0]
 	for i := range entries {
@@ -385,6 +429,11 @@ func (s *Store) encode(entries []wire.Entry) error {
 		payload, err := s.enc.Payload(e)
 		if err != nil {
 			return fmt.Errorf("logstore/wal: %w", err)
+		}
+		if frameFixedLen+len(payload) > int(maxFrameBody) {
+			// Open would take its frame for a damaged one and cut it off.
+			return fmt.Errorf("logstore/wal: entry %d of %d bytes is larger than a frame can hold (%d bytes)",
+				e.Index, frameFixedLen+len(payload), maxFrameBody)
 		}
 		s.bodies = binary.BigEndian.AppendUint64(s.bodies, e.Index)
 		s.bodies = binary.BigEndian.AppendUint64(s.bodies, e.Term)
@@ -433,6 +482,14 @@ func (s *Store) cut(from uint64) (err error) {
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
 	defer func() {
+		// Even when the cut fails part way, the entries from from on are
+		// no longer served: their segments may be closed and removed
+		// already, and their frames truncated, while what is left still
+		// holds every entry before from.
+		s.last = from - 1
+		if s.last < s.first {
+			s.first, s.last = 0, 0
+		}
 		if err != nil {
 			s.failed = fmt.Errorf("logstore/wal: %s: a cut failed part way, restart to reopen the store: %w", s.dir, err)
 		}
@@ -445,8 +502,13 @@ func (s *Store) cut(from uint64) (err error) {
 		gone = append(gone, g.path)
 		s.segs = s.segs[:n-1]
 	}
-	if err := s.removeFiles(gone); err != nil {
-		return err
+	// One at a time, each made durable before the next: removals that a
+	// crash catches before a directory sync may survive in any subset,
+	// and a segment removed while a later one stays is a gap.
+	for _, p := range gone {
+		if err := s.removeFiles([]string{p}); err != nil {
+			return err
+		}
 	}
 	if n := len(s.segs); n > 0 {
 		if g := s.segs[n-1]; g.next() > from {
@@ -454,10 +516,6 @@ func (s *Store) cut(from uint64) (err error) {
 				return err
 			}
 		}
-	}
-	s.last = from - 1
-	if s.last < s.first {
-		s.first, s.last = 0, 0
 	}
 	return nil
 }
@@ -541,16 +599,26 @@ func (s *Store) writeFailed(fresh *segment, err error) error {
 //
 // The segments go first: with the compaction point lowered while they
 // remain, a crash would bring their frames back into the log.
+//
+// Every segment file in the directory goes, not only the open ones: a
+// compacted segment whose removal failed is closed but still there, and
+// with the compaction point lowered its entries would come back.
 func (s *Store) startOver(start uint64) error {
 	s.viewMu.Lock()
-	var gone []string
 	for _, g := range s.segs {
 		_ = g.f.Close()
-		gone = append(gone, g.path)
 	}
 	s.segs = nil
 	s.viewMu.Unlock()
-	if err := s.removeFiles(gone); err != nil {
+	bases, err := listSegments(s.dir)
+	if err == nil {
+		gone := make([]string, 0, len(bases))
+		for _, base := range bases {
+			gone = append(gone, filepath.Join(s.dir, segName(base)))
+		}
+		err = s.removeFiles(gone)
+	}
+	if err != nil {
 		s.failed = fmt.Errorf("logstore/wal: %s: restart to reopen the store: %w", s.dir, err)
 		return err
 	}

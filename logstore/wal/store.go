@@ -118,6 +118,12 @@ type Store struct {
 	// then unknown, so every later write fails with it.
 	failed error
 
+	// replaceMu is held exclusively by a batch that replaces stored
+	// entries, from its cut until its new entries are in, and shared by
+	// every reader, taken before viewMu: a reader sees the old log or the
+	// new one, never the cut one in between.
+	replaceMu sync.RWMutex
+
 	// viewMu guards segs, each segment's frame list and the bounds: held
 	// shared by readers, exclusively by a writer publishing its work.
 	viewMu      sync.RWMutex
@@ -283,7 +289,11 @@ func (s *Store) removeFiles(paths []string) error {
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
+// bounds returns the log's bounds; a writer must not call it while it
+// holds replaceMu.
 func (s *Store) bounds() (first, last uint64) {
+	s.replaceMu.RLock()
+	defer s.replaceMu.RUnlock()
 	s.viewMu.RLock()
 	defer s.viewMu.RUnlock()
 	return s.first, s.last
@@ -311,6 +321,8 @@ func (s *Store) LastIndex() (uint64, error) {
 // An entry that fails its checksum or does not decode is an error
 // wrapping logstore.ErrCorrupt that names its index.
 func (s *Store) Entries(lo, hi, maxBytes uint64) ([]wire.Entry, error) {
+	s.replaceMu.RLock()
+	defer s.replaceMu.RUnlock()
 	s.viewMu.RLock()
 	defer s.viewMu.RUnlock()
 	if s.closed.Load() {
@@ -405,6 +417,8 @@ func (s *Store) StoreEntries(entries []wire.Entry) error {
 			cut = entries[from].Index
 		}
 		if cut <= last {
+			s.replaceMu.Lock()
+			defer s.replaceMu.Unlock()
 			if err := s.cut(cut); err != nil {
 				return err
 			}

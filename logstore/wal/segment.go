@@ -292,6 +292,15 @@ func followedByFrame(f *os.File, off, size int64, index uint64, prev uint32) (bo
 	if _, err := f.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
 		return false, fmt.Errorf("read after the damaged frame at %d: %w", off, err)
 	}
+	// Lookalikes (a payload holding what reads as the next frame's head)
+	// cost a checksum each; past a budget the search gives up and answers
+	// yes, the side that reports damage rather than drops entries, so that
+	// crafted payloads cannot make Open take hours.
+	budget := searchBudget
+	crcOf := func(prev uint32, body []byte) uint32 {
+		budget -= len(body)
+		return frameCRC(prev, body)
+	}
 	valid := func(p int, index uint64, prev uint32, check bool) (int, uint32, bool) {
 		if p+frameHeadLen+frameFixedLen > len(rest) || binary.BigEndian.Uint64(rest[p+frameHeadLen:]) != index {
 			return 0, 0, false
@@ -301,7 +310,7 @@ func followedByFrame(f *os.File, off, size int64, index uint64, prev uint32) (bo
 			return 0, 0, false
 		}
 		crc := binary.BigEndian.Uint32(rest[p+4:])
-		if check && frameCRC(prev, rest[p+frameHeadLen:p+frameHeadLen+n]) != crc {
+		if check && crcOf(prev, rest[p+frameHeadLen:p+frameHeadLen+n]) != crc {
 			return 0, 0, false
 		}
 		return p + frameHeadLen + n, crc, true
@@ -311,15 +320,22 @@ func followedByFrame(f *os.File, off, size int64, index uint64, prev uint32) (bo
 		if !ok {
 			continue
 		}
-		if frameCRC(prev, rest[p+frameHeadLen:next]) == crc {
+		if crcOf(prev, rest[p+frameHeadLen:next]) == crc {
 			return true, nil
 		}
 		if _, _, ok := valid(next, index+2, crc, true); ok {
 			return true, nil
 		}
+		if budget < 0 {
+			return true, nil
+		}
 	}
 	return false, nil
 }
+
+// searchBudget bounds the bytes followedByFrame checksums: a quarter of a
+// second's work or so. A variable so that tests can lower it.
+var searchBudget = 256 << 20
 
 // dataEnd returns the offset just after the last byte at or after from
 // that is not zero (from if there is none), up to the first hole: the end

@@ -67,7 +67,7 @@ come back. Without --yes it asks for confirmation on the terminal.`,
 			if err != nil {
 				return err
 			}
-			if cfg.Raft.Store != "bolt" {
+			if cfg.Raft.Store != ondisk.Bolt && cfg.Raft.Store != ondisk.WAL {
 				return fmt.Errorf("recover: node %s keeps its log in %q, not on disk; there is nothing to recover", cfg.NodeID, cfg.Raft.Store)
 			}
 			var conf wire.Configuration

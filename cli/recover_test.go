@@ -15,6 +15,7 @@ import (
 	"github.com/mandate-raft/mandate/client"
 	"github.com/mandate-raft/mandate/config"
 	"github.com/mandate-raft/mandate/daemon"
+	"github.com/mandate-raft/mandate/logstore/ondisk"
 )
 
 // freePort returns a 127.0.0.1 address nobody listens on right now.
@@ -69,8 +70,15 @@ func runWithInput(t *testing.T, in string, args ...string) (int, string, string)
 
 // A node of a 3-node cluster whose two peers are gone for good never
 // leads; recover rewrites its membership to itself alone, after which it
-// elects itself and serves writes, with what it had kept.
+// elects itself and serves writes, with what it had kept. So on each
+// durable log store engine.
 func TestRecoverRewritesALostQuorumToTheSurvivor(t *testing.T) {
+	for _, engine := range ondisk.Engines {
+		t.Run(engine, func(t *testing.T) { recoverLostQuorum(t, engine) })
+	}
+}
+
+func recoverLostQuorum(t *testing.T, engine string) {
 	dir := t.TempDir()
 	raftAddrs := []string{freePort(t), freePort(t), freePort(t)}
 	httpAddrs := []string{freePort(t), freePort(t), freePort(t)}
@@ -79,6 +87,7 @@ func TestRecoverRewritesALostQuorumToTheSurvivor(t *testing.T) {
 data_dir: %s
 fsm: ledger
 raft:
+  store: %s
   bind: %s
   bootstrap: true
   peers:
@@ -90,7 +99,7 @@ raft:
 http:
   bind: %s
 log: {level: error}
-`, i+1, dataDir, raftAddrs[i], raftAddrs[0], raftAddrs[1], raftAddrs[2], httpAddrs[i])
+`, i+1, dataDir, engine, raftAddrs[i], raftAddrs[0], raftAddrs[1], raftAddrs[2], httpAddrs[i])
 	}
 	yaml := nodeYAML(0, filepath.Join(dir, "data"))
 	raftAddr := raftAddrs[0]

@@ -106,7 +106,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.Bool(FlagName("raft.bootstrap"), false, "form a new cluster of raft.peers on first start (raft.bootstrap)")
 	fs.StringSlice(FlagName("raft.join"), nil, "HTTP addresses of members to join through (raft.join)")
 	str("raft.cluster_id", "cluster name")
-	str("raft.store", "log store: bolt or memory")
+	str("raft.store", "log store: bolt, wal or memory")
 	str("http.bind", "HTTP API listen address")
 	str("log.level", "log level: trace, debug, info, warn, error, off")
 	str("log.format", "log format: text or json")

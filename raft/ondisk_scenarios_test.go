@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/ondisk"
 	"github.com/mandate-raft/mandate/wire"
 )
@@ -203,5 +204,70 @@ func TestOnDiskReplacedSuffixStaysReplacedAcrossRestart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The storage stage's snapshot paths on each engine, each followed by a
+// reopen of the store: a snapshot that conflicts with a longer log (the
+// whole log goes, then entries follow the snapshot, below the old end),
+// one past the end of the log, and one inside it that keeps the suffix.
+func TestOnDiskStorageSnapshotInstallsSurviveReopen(t *testing.T) {
+	cases := []struct {
+		name        string
+		snap        wire.SnapshotMeta
+		next        []wire.Entry // appended after the install
+		first, last uint64       // the core's bounds after reopening
+	}{
+		{"conflicts with a longer log", wire.SnapshotMeta{ID: "s", Index: 150, Term: 5}, ents(151, 160, 5), 151, 160},
+		{"past the end of the log", wire.SnapshotMeta{ID: "s", Index: 400, Term: 5}, ents(401, 410, 5), 401, 410},
+		{"inside the log, matching", wire.SnapshotMeta{ID: "s", Index: 150, Term: 1}, ents(301, 310, 1), 151, 310},
+		{"at the log's last entry", wire.SnapshotMeta{ID: "s", Index: 300, Term: 1}, nil, 301, 300},
+	}
+	for _, engine := range ondisk.Engines {
+		for _, tc := range cases {
+			t.Run(engine+"/"+tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				open := func() logstore.Store {
+					s, err := ondisk.Open(dir, engine, ondisk.Options{WALSegmentSize: smallSegments})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return s
+				}
+				store := open()
+				s := mustStorage(t, store, wire.SnapshotMeta{})
+				for i := uint64(1); i <= 300; i += 50 {
+					if err := s.append(ents(i, i+49, 1)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := s.installSnapshot(tc.snap); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.append(tc.next); err != nil {
+					t.Fatal(err)
+				}
+				if err := store.Close(); err != nil {
+					t.Fatal(err)
+				}
+				store = open()
+				defer store.Close()
+				s = mustStorage(t, store, tc.snap)
+				if s.FirstIndex() != tc.first || s.LastIndex() != tc.last {
+					t.Fatalf("after reopening: first %d last %d, want %d and %d", s.FirstIndex(), s.LastIndex(), tc.first, tc.last)
+				}
+				for i := tc.first; i <= tc.last; i++ {
+					if _, err := s.Term(i); err != nil {
+						t.Fatalf("term of %d: %v", i, err)
+					}
+				}
+				if tc.last >= tc.first {
+					got, err := s.Entries(tc.first, tc.last+1, 0)
+					if err != nil || uint64(len(got)) != tc.last-tc.first+1 || got[len(got)-1].Term != tc.next[len(tc.next)-1].Term {
+						t.Fatalf("entries [%d, %d]: %d entries, %v", tc.first, tc.last, len(got), err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -225,11 +225,18 @@ func (d *Daemon) openStores() error {
 		d.store, d.snaps = logmem.New(), snapmem.New(d.opts.SnapshotRetain)
 		return nil
 	}
-	if err := os.MkdirAll(d.opts.DataDir, 0o700); err != nil {
+	if err := makeDurableDir(d.opts.DataDir); err != nil {
 		return fmt.Errorf("daemon: create data directory: %w", err)
 	}
 	if err := checkClusterID(d.opts.DataDir, d.opts.ClusterID); err != nil {
 		return err
+	}
+	// The stores make their files durable in their own directories; the
+	// names of those directories are the daemon's to make durable.
+	for _, sub := range []string{"raft", "snapshots"} {
+		if err := makeDurableDir(filepath.Join(d.opts.DataDir, sub)); err != nil {
+			return fmt.Errorf("daemon: create data directory: %w", err)
+		}
 	}
 	var err error
 	if d.store, err = ondisk.Open(filepath.Join(d.opts.DataDir, "raft"), d.opts.Store, ondisk.Options{
@@ -440,7 +447,38 @@ func checkClusterID(dir, id string) error {
 	return nil
 }
 
-func syncDir(dir string) error {
+// makeDurableDir creates dir and its missing parents, and syncs the
+// parent of each directory it creates: a new directory's name is durable
+// only once its parent is synced, and a power failure that lost the data
+// directory would take the node's votes and acknowledged entries with it.
+func makeDurableDir(dir string) error {
+	var created []string // deepest first
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := syncDir(filepath.Dir(created[i])); err != nil {
+			return fmt.Errorf("sync %s: %w", filepath.Dir(created[i]), err)
+		}
+	}
+	return nil
+}
+
+// syncDir makes the entries of dir durable: the files and directories
+// created, renamed and removed in it. A variable so that tests can see
+// when it runs.
+var syncDir = syncDirOS
+
+func syncDirOS(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

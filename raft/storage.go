@@ -96,7 +96,21 @@ func (s *logStorage) reload() error {
 		// cannot be rebuilt.
 		return fmt.Errorf("%w: log starts at %d but the newest usable snapshot ends at %d", logstore.ErrCorrupt, first, snapIdx)
 	}
-	if first != 0 && snapIdx > 0 && (last < snapIdx || (first <= snapIdx && !s.storedTermIs(snapIdx, s.snap.Term))) {
+	conflicts := false
+	if first != 0 && snapIdx > 0 {
+		conflicts = last < snapIdx
+		if !conflicts && first <= snapIdx {
+			// A read that fails is not a disagreement: discarding the log
+			// then would drop entries after the snapshot that this node
+			// may have acknowledged.
+			t, err := s.storedTerm(snapIdx)
+			if err != nil {
+				return err
+			}
+			conflicts = t != s.snap.Term
+		}
+	}
+	if conflicts {
 		// The snapshot replaced a log that disagrees with it.
 		if err := s.store.DeleteBefore(last + 1); err != nil {
 			return fmt.Errorf("discard log that conflicts with snapshot %d: %w", snapIdx, err)
@@ -137,11 +151,6 @@ func (s *logStorage) storedTerm(i uint64) (uint64, error) {
 		return 0, fmt.Errorf("%w: entry %d missing", logstore.ErrCorrupt, i)
 	}
 	return ents[0].Term, nil
-}
-
-func (s *logStorage) storedTermIs(i, term uint64) bool {
-	t, err := s.storedTerm(i)
-	return err == nil && t == term
 }
 
 // FirstIndex implements core.Storage.
@@ -310,7 +319,15 @@ func (s *logStorage) installSnapshot(meta wire.SnapshotMeta) error {
 		if e, ok := s.cached(meta.Index); ok {
 			matches = e.Term == meta.Term
 		} else {
-			matches = s.storedTermIs(meta.Index, meta.Term)
+			// A read that fails says nothing of the term: taking the
+			// log for a conflicting one would discard the entries after
+			// the snapshot, which this node may have acknowledged.
+			t, err := s.storedTerm(meta.Index)
+			if err != nil {
+				s.mu.RUnlock()
+				return fmt.Errorf("install snapshot %d: %w", meta.Index, err)
+			}
+			matches = t == meta.Term
 		}
 	} else if meta.Index == s.prevIndex {
 		matches = meta.Term == s.prevTerm

@@ -39,8 +39,11 @@ type logStorage struct {
 	// available one: the snapshot, or the newest entry compaction removed.
 	// Invariant: prevIndex+1 == FirstIndex().
 	prevIndex, prevTerm uint64
-	// last is the index of the last durable entry (prevIndex if none).
-	last uint64
+	// last is the index of the last durable entry (prevIndex if none),
+	// and lastTerm its term. The core needs that term at every election
+	// and vote and cannot do without it, so it is kept here rather than
+	// read from the store, whose reads may fail.
+	last, lastTerm uint64
 	// cache holds the durable entries [cache[0].Index, last], contiguous.
 	// Slices handed to readers are capped at their length and the cache is
 	// copied, never overwritten in place, when a suffix is replaced, so a
@@ -132,12 +135,15 @@ func (s *logStorage) reload() error {
 		}
 		s.prevIndex, s.prevTerm, s.last = first, t, last
 	}
+	s.lastTerm = s.prevTerm
 	if s.last > s.prevIndex {
-		// The core reads the last entry's term as it starts; a store that
-		// cannot give it is refused here, with the store's own error.
-		if _, err := s.storedTerm(s.last); err != nil {
+		// A store that cannot give the last entry's term is refused here,
+		// with the store's own error.
+		t, err := s.storedTerm(s.last)
+		if err != nil {
 			return err
 		}
+		s.lastTerm = t
 	}
 	return nil
 }
@@ -185,6 +191,8 @@ func (s *logStorage) Term(i uint64) (uint64, error) {
 		return 0, logstore.ErrUnavailable
 	case i == s.prevIndex:
 		return s.prevTerm, nil
+	case i == s.last:
+		return s.lastTerm, nil
 	}
 	if e, ok := s.cached(i); ok {
 		return e.Term, nil
@@ -279,7 +287,7 @@ func (s *logStorage) append(ents []wire.Entry) error {
 		s.moveCache(max(cacheArrayCap, len(s.cache)+len(ents)))
 	}
 	s.cache = append(s.cache, ents...)
-	s.last = ents[len(ents)-1].Index
+	s.last, s.lastTerm = ents[len(ents)-1].Index, ents[len(ents)-1].Term
 	s.dropCached(cacheMaxEntries, cacheMaxBytes, 0)
 	if s.deadBytes > cacheMaxBytes/4 {
 		s.moveCache(cacheArrayCap)
@@ -349,7 +357,7 @@ func (s *logStorage) installSnapshot(meta wire.SnapshotMeta) error {
 	}
 	s.prevIndex, s.prevTerm = meta.Index, meta.Term
 	if !matches {
-		s.last = meta.Index
+		s.last, s.lastTerm = meta.Index, meta.Term
 		s.cache, s.cacheBytes, s.deadBytes = nil, 0, 0
 	} else {
 		s.dropCachedBefore(cut)

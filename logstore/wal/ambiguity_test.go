@@ -118,14 +118,8 @@ func TestUnwrittenSectorFollowedByWrittenFramesIsErrCorrupt(t *testing.T) {
 func TestZeroedHeaderOfASegmentWithFramesIsErrCorrupt(t *testing.T) {
 	for _, which := range []string{"last", "sealed"} {
 		t.Run(which, func(t *testing.T) {
-			dir := t.TempDir()
-			opts := Options{SegmentSize: smallSegments}
-			s := openT(t, dir, opts)
-			for i := uint64(1); i < 201; i += 10 {
-				store(t, s, logstoretest.Make(i, i+10, 1))
-			}
-			closeT(t, s)
-			segs := segmentPaths(t, dir)
+			dir, opts := t.TempDir(), Options{SegmentSize: smallSegments}
+			segs := writeSegments(t, dir, opts)
 			victim := segs[len(segs)-1]
 			if which == "sealed" {
 				victim = segs[1]

@@ -156,6 +156,23 @@ func overwrite(t *testing.T, path string, off int64, b []byte) {
 	}
 }
 
+// writeSegments stores entries 1..200 in appends of ten into a closed
+// store in dir with opts' small segments, and returns the segment files:
+// several, so that there are sealed ones.
+func writeSegments(t *testing.T, dir string, opts Options) []string {
+	t.Helper()
+	s := openT(t, dir, opts)
+	for i := uint64(1); i < 201; i += 10 {
+		store(t, s, logstoretest.Make(i, i+10, 1))
+	}
+	closeT(t, s)
+	segs := segmentPaths(t, dir)
+	if len(segs) < 3 {
+		t.Fatalf("%d segments; the test means a log of several", len(segs))
+	}
+	return segs
+}
+
 // wantCorrupt fails the test unless err wraps logstore.ErrCorrupt and its
 // text holds every one of names.
 func wantCorrupt(t *testing.T, err error, what string, names ...string) {
@@ -238,17 +255,8 @@ func TestFlippedBitInAnAcknowledgedEntryIsErrCorruptNamingIt(t *testing.T) {
 func TestZeroedSectorInASealedSegmentIsErrCorrupt(t *testing.T) {
 	for _, sector := range []int64{1, 2, 3} { // sector 0 holds the header (see TestDamagedHeaderOfASealedSegmentIsErrCorrupt)
 		t.Run("Sector"+itoa(uint64(sector)), func(t *testing.T) {
-			dir := t.TempDir()
-			opts := Options{SegmentSize: smallSegments}
-			s := openT(t, dir, opts)
-			for i := uint64(1); i < 201; i += 10 {
-				store(t, s, logstoretest.Make(i, i+10, 1))
-			}
-			closeT(t, s)
-			segs := segmentPaths(t, dir)
-			if len(segs) < 3 {
-				t.Fatalf("%d segments; the test means a log of several", len(segs))
-			}
+			dir, opts := t.TempDir(), Options{SegmentSize: smallSegments}
+			segs := writeSegments(t, dir, opts)
 			overwrite(t, segs[1], sector*sectorSize, make([]byte, sectorSize))
 			s, err := Open(dir, opts)
 			if err == nil {
@@ -625,17 +633,8 @@ func TestDamagedHeaderOfASealedSegmentIsErrCorrupt(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			opts := Options{SegmentSize: smallSegments}
-			s := openT(t, dir, opts)
-			for i := uint64(1); i < 201; i += 10 {
-				store(t, s, logstoretest.Make(i, i+10, 1))
-			}
-			closeT(t, s)
-			segs := segmentPaths(t, dir)
-			if len(segs) < 3 {
-				t.Fatalf("%d segments; the test means a log of several", len(segs))
-			}
+			dir, opts := t.TempDir(), Options{SegmentSize: smallSegments}
+			segs := writeSegments(t, dir, opts)
 			c.damage(t, segs[1])
 			s, err := Open(dir, opts)
 			if err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/mandate-raft/mandate/examples/ledger"
 	"github.com/mandate-raft/mandate/examples/lock"
 	"github.com/mandate-raft/mandate/fsm"
+	"github.com/mandate-raft/mandate/internal/durable"
 	"github.com/mandate-raft/mandate/logstore"
 	logmem "github.com/mandate-raft/mandate/logstore/memory"
 	"github.com/mandate-raft/mandate/logstore/ondisk"
@@ -451,41 +452,14 @@ func checkClusterID(dir, id string) error {
 // parent of each directory it creates: a new directory's name is durable
 // only once its parent is synced, and a power failure that lost the data
 // directory would take the node's votes and acknowledged entries with it.
-func makeDurableDir(dir string) error {
-	var created []string // deepest first
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		created = append(created, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for i := len(created) - 1; i >= 0; i-- {
-		if err := syncDir(filepath.Dir(created[i])); err != nil {
-			return fmt.Errorf("sync %s: %w", filepath.Dir(created[i]), err)
-		}
-	}
-	return nil
-}
+func makeDurableDir(dir string) error { return durable.MkdirAll(dir, syncDir) }
 
 // syncDir makes the entries of dir durable: the files and directories
 // created, renamed and removed in it. A variable so that tests can see
 // when it runs.
 var syncDir = syncDirOS
 
-func syncDirOS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDirOS(dir string) error { return durable.SyncDir(dir) }
 
 // warnIfUnreachable warns about a new node that knows no other server:
 // it cannot answer a leader that adds it (its transport has nowhere to

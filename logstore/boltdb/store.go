@@ -31,6 +31,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
+	"github.com/mandate-raft/mandate/internal/durable"
 	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/internal/entrycodec"
 	"github.com/mandate-raft/mandate/logstore/internal/tailcache"
@@ -551,13 +552,8 @@ func (s *Store) Close() error {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("logstore/boltdb: sync directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("logstore/boltdb: sync directory %s: %w", dir, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("logstore/boltdb: %w", err)
 	}
 	return nil
 }

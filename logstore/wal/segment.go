@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mandate-raft/mandate/internal/durable"
 	"github.com/mandate-raft/mandate/logstore"
 )
 
@@ -421,13 +422,8 @@ func (g *segment) cutAt(off, reserveSize int64, sync bool) error {
 var syncDir = syncDirOS
 
 func syncDirOS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("logstore/wal: sync directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("logstore/wal: sync directory %s: %w", dir, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("logstore/wal: %w", err)
 	}
 	return nil
 }

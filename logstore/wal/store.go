@@ -45,6 +45,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/mandate-raft/mandate/internal/durable"
 	"github.com/mandate-raft/mandate/logstore"
 	"github.com/mandate-raft/mandate/logstore/internal/entrycodec"
 	"github.com/mandate-raft/mandate/logstore/internal/tailcache"
@@ -171,25 +172,12 @@ func Open(dir string, opts Options) (*Store, error) {
 // one it creates durable in its parent: syncing dir makes the names of
 // the files in it durable, not dir's own name.
 func makeDir(dir string, sync bool) error {
-	var created []string // deepest first
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		created = append(created, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("logstore/wal: create data directory: %w", err)
-	}
+	var syncFn func(string) error
 	if sync {
-		for i := len(created) - 1; i >= 0; i-- {
-			if err := syncDir(filepath.Dir(created[i])); err != nil {
-				return err
-			}
-		}
+		syncFn = syncDir
+	}
+	if err := durable.MkdirAll(dir, syncFn); err != nil {
+		return fmt.Errorf("logstore/wal: create data directory: %w", err)
 	}
 	return nil
 }

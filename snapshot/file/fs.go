@@ -3,6 +3,8 @@ package file
 import (
 	"io"
 	"os"
+
+	"github.com/mandate-raft/mandate/internal/durable"
 )
 
 // FS is the file system a Store writes to. It exists so that tests can
@@ -85,11 +87,4 @@ func (osFS) ReadDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func (osFS) SyncDir(dir string) error { return durable.SyncDir(dir) }

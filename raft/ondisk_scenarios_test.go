@@ -63,6 +63,22 @@ func (c *onDiskCluster) restart(id wire.NodeID) {
 	c.startNode(id)
 }
 
+// restartAllAndCheck restarts every node in turn, then checks that the
+// cluster applies up to last again, that every node holds every
+// acknowledged command, and that the FSMs agree.
+func (c *onDiskCluster) restartAllAndCheck(t *testing.T, acks *ackLog, last uint64) {
+	t.Helper()
+	for _, id := range c.ids {
+		c.restart(id)
+	}
+	c.waitLeader()
+	c.waitApplied(last)
+	for _, id := range c.ids {
+		acks.checkPresent(t, id, c.nodes[id].fsm)
+	}
+	c.checkFSMsAgree()
+}
+
 // A follower that falls far behind gets the leader's snapshot (its store
 // drops its whole log, then takes entries from past the snapshot), and
 // keeps what it has across a restart: on each engine, with the wal's
@@ -104,15 +120,7 @@ func TestOnDiskFollowerBroughtBackBySnapshotRestarts(t *testing.T) {
 			acks.checkPresent(t, lagger, c.nodes[lagger].fsm)
 			c.checkFSMsAgree()
 			// And the whole cluster restarts on what it stored.
-			for _, id := range c.ids {
-				c.restart(id)
-			}
-			c.waitLeader()
-			c.waitApplied(last.Index)
-			for _, id := range c.ids {
-				acks.checkPresent(t, id, c.nodes[id].fsm)
-			}
-			c.checkFSMsAgree()
+			c.restartAllAndCheck(t, &acks, last.Index)
 		})
 	}
 }
@@ -141,15 +149,7 @@ func TestOnDiskLogCompactedManyTimesRestarts(t *testing.T) {
 				waitFor(t, "the leader to compact its log", func() bool {
 					return c.stats(lead).FirstIndex > last.Index-100
 				})
-				for _, id := range c.ids {
-					c.restart(id)
-				}
-				c.waitLeader()
-				c.waitApplied(last.Index)
-				for _, id := range c.ids {
-					acks.checkPresent(t, id, c.nodes[id].fsm)
-				}
-				c.checkFSMsAgree()
+				c.restartAllAndCheck(t, &acks, last.Index)
 			}
 		})
 	}

@@ -21,35 +21,18 @@ func TestRestartingEveryNodeOnDiskKeepsAndReplaysTheLog(t *testing.T) {
 }
 
 func restartEveryNodeOnDisk(t *testing.T, engine string) {
-	dirs := map[string]string{}
-	c := newTestCluster(t, 3, withConfig(func(cfg *Config) { cfg.TrailingLogs = 4 }))
-	open := func() {
+	c := newOnDiskCluster(t, engine, 3, withConfig(func(cfg *Config) { cfg.TrailingLogs = 4 }))
+	stopAll := func() {
 		for _, id := range c.ids {
-			dir, ok := dirs[string(id)]
-			if !ok {
-				dir = t.TempDir()
-				dirs[string(id)] = dir
-			}
-			s, err := ondisk.Open(dir, engine, ondisk.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.nodes[id].store = s
-		}
-	}
-	closeAll := func() {
-		c.shutdown()
-		for _, id := range c.ids {
+			c.stopNode(id)
 			if err := c.nodes[id].store.Close(); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	t.Cleanup(closeAll)
 
 	var acks ackLog
 	commits := map[string]uint64{}
-	open()
 	c.start(true)
 	for round := 0; round < 3; round++ {
 		for i := 0; i < 10; i++ {
@@ -70,8 +53,10 @@ func restartEveryNodeOnDisk(t *testing.T, engine string) {
 		for _, id := range c.ids {
 			commits[string(id)] = c.stats(id).Commit
 		}
-		closeAll()
-		open()
+		stopAll()
+		for _, id := range c.ids {
+			c.openStore(id)
+		}
 		for _, id := range c.ids {
 			c.startNode(id)
 			// The log holds what was committed before; the snapshot store

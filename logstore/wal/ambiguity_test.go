@@ -46,13 +46,7 @@ func TestDamagedSizeFieldFollowedByFramesIsErrCorrupt(t *testing.T) {
 			path, off, _ := frameOf(t, s, 57)
 			closeT(t, s)
 			flipBit(t, path, off+c.off, c.bit)
-			s, err := Open(dir, Options{})
-			if err == nil {
-				last, _ := s.LastIndex()
-				s.Close()
-				t.Fatalf("Open after damage to entry 57 of 100 succeeded with last index %d; want ErrCorrupt", last)
-			}
-			wantCorrupt(t, err, "Open after damage to entry 57", filepath.Base(path))
+			openWantCorrupt(t, dir, Options{}, "Open after damage to entry 57", filepath.Base(path))
 		})
 	}
 }
@@ -70,13 +64,7 @@ func TestDamagedEntryWithZeroSectorsInItsPayloadIsErrCorrupt(t *testing.T) {
 	path, off, size := frameOf(t, s, 5)
 	closeT(t, s)
 	flipBit(t, path, off+frameHeadLen+int64(size)-5, 0)
-	s, err := Open(dir, Options{})
-	if err == nil {
-		last, _ := s.LastIndex()
-		s.Close()
-		t.Fatalf("Open after damage to entry 5 of 10 succeeded with last index %d; want ErrCorrupt", last)
-	}
-	wantCorrupt(t, err, "Open after damage to entry 5", filepath.Base(path))
+	openWantCorrupt(t, dir, Options{}, "Open after damage to entry 5", filepath.Base(path))
 }
 
 // After a power loss a disk may write a later sector of an append but not
@@ -105,12 +93,7 @@ func TestUnwrittenSectorFollowedByWrittenFramesIsErrCorrupt(t *testing.T) {
 	closeT(t, s)
 	from := (off + sectorSize - 1) / sectorSize * sectorSize
 	overwrite(t, path, from, make([]byte, sectorSize))
-	s, err := Open(dir, Options{})
-	if err == nil {
-		s.Close()
-		t.Fatal("Open succeeded; want ErrCorrupt for a damaged frame followed by written ones")
-	}
-	wantCorrupt(t, err, "Open", filepath.Base(path))
+	openWantCorrupt(t, dir, Options{}, "Open", filepath.Base(path))
 }
 
 // A zeroed header is damage unless the segment holds no frame: headers are
@@ -125,13 +108,7 @@ func TestZeroedHeaderOfASegmentWithFramesIsErrCorrupt(t *testing.T) {
 				victim = segs[1]
 			}
 			overwrite(t, victim, 0, make([]byte, segHeaderLen))
-			s, err := Open(dir, opts)
-			if err == nil {
-				last, _ := s.LastIndex()
-				s.Close()
-				t.Fatalf("Open succeeded with last index %d; want ErrCorrupt", last)
-			}
-			wantCorrupt(t, err, "Open", filepath.Base(victim))
+			openWantCorrupt(t, dir, opts, "Open", filepath.Base(victim))
 		})
 	}
 }

@@ -270,9 +270,6 @@ func (s *Store) removeFiles(paths []string) error {
 	return nil
 }
 
-// Dir returns the store's directory.
-func (s *Store) Dir() string { return s.dir }
-
 // Close closes the files and releases the directory; every later call
 // returns logstore.ErrClosed.
 func (s *Store) Close() error {
